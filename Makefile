@@ -1,0 +1,45 @@
+# The two entry points (README): `make demo` and `make test`. Both install what is missing,
+# configure and build into build/, then run.
+PRESET ?= dev
+.PHONY: all deps configure build test demo asan-test fuzz-build fuzz-smoke bench clean format
+
+all: build
+
+deps:
+	./scripts/install-deps.sh
+
+configure: deps
+	cmake --preset $(PRESET)
+
+build: configure
+	cmake --build --preset $(PRESET)
+
+test: build
+	ctest --preset $(PRESET)
+
+demo: build
+	./scripts/demo.sh
+
+asan-test: deps
+	cmake --preset asan
+	cmake --build --preset asan
+	ctest --preset asan
+
+fuzz-build: deps
+	cmake --preset fuzz
+	cmake --build --preset fuzz
+
+# Runs every fuzzer briefly on its seed corpus (FUZZ_SECONDS each).
+fuzz-smoke: fuzz-build
+	./scripts/fuzz-smoke.sh build-fuzz/fuzz $${FUZZ_SECONDS:-20}
+
+bench: deps
+	cmake --preset release
+	cmake --build --preset release
+	./scripts/run-benchmarks.sh build-release/bench
+
+format:
+	find src apps tests fuzz bench examples -name '*.h' -o -name '*.cc' | xargs clang-format -i
+
+clean:
+	rm -rf build build-asan build-tsan build-release build-fuzz
