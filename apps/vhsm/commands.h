@@ -1,5 +1,5 @@
 // commands.h: the `vhsm` CLI is one binary with a table of subcommands, one file each. Every
-// Register* adds its subcommands to the root app; callbacks store their exit code in `exit_code`:
+// Register* adds its subcommands to a parent app; callbacks store their exit code in `exit_code`:
 // 0 = ok/valid, 1 = rejected (reason on stderr; "reason" in JSON), 2 = usage or I/O error.
 #pragma once
 
@@ -13,12 +13,16 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitRejected = 1;
 inline constexpr int kExitUsage = 2;
 
-// Status → exit code: unreadable input (missing file, I/O, unparseable PEM of an input we could
-// not even read) is 2; everything that was read and judged bad is 1.
+// Status → exit code: unreadable input (missing file, I/O, over-size) is 2; everything that was
+// read and judged bad is 1.
 int ToExitCode(const Status& status);
 
-void RegisterSnpCommands(CLI::App& root, int& exit_code);      // snp show|verify|report|key
-void RegisterSimCommands(CLI::App& root, int& exit_code);      // sim init
-void RegisterMeasureCommands(CLI::App& root, int& exit_code);  // measure [ovmf-hash|id-block]
+// Under `vhsm snp`:
+void RegisterSnpShow(CLI::App& snp, int& exit_code);    // snp_show.cc
+void RegisterSnpVerify(CLI::App& snp, int& exit_code);  // snp_verify.cc
+void RegisterSnpReport(CLI::App& snp, int& exit_code);  // snp_report.cc (report, key)
+// Top level:
+void RegisterSimCommands(CLI::App& root, int& exit_code);      // sim_commands.cc: sim init
+void RegisterMeasureCommands(CLI::App& root, int& exit_code);  // measure_commands.cc
 
 }  // namespace vhsm::cli

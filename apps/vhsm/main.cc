@@ -22,7 +22,11 @@ int main(int argc, char** argv) {
   CLI::App app{"vhsm: attested virtual HSM for AMD SEV-SNP confidential VMs"};
   app.require_subcommand(1);
   int exit_code = vhsm::cli::kExitOk;
-  vhsm::cli::RegisterSnpCommands(app, exit_code);
+  CLI::App* snp = app.add_subcommand("snp", "SEV-SNP attestation reports: show, verify, report, key");
+  snp->require_subcommand(1);
+  vhsm::cli::RegisterSnpShow(*snp, exit_code);
+  vhsm::cli::RegisterSnpVerify(*snp, exit_code);
+  vhsm::cli::RegisterSnpReport(*snp, exit_code);
   vhsm::cli::RegisterSimCommands(app, exit_code);
   vhsm::cli::RegisterMeasureCommands(app, exit_code);
   try {

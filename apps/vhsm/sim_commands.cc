@@ -2,6 +2,7 @@
 
 namespace vhsm::cli {
 
+// Placeholder until this subcommand lands.
 void RegisterSimCommands(CLI::App& root, int& exit_code) {
   (void)root;
   (void)exit_code;
