@@ -27,7 +27,7 @@ asan-test: deps
 
 fuzz-build: deps
 	cmake --preset fuzz
-	cmake --build --preset fuzz
+	cmake --build --preset fuzz --target vhsm_fuzzers
 
 # Runs every fuzzer briefly on its seed corpus (FUZZ_SECONDS each).
 fuzz-smoke: fuzz-build
