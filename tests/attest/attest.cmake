@@ -1,0 +1,7 @@
+# attest::Verifier tests (real vectors + generated PKI). Designated initialisers leave
+# defaulted members out on purpose, hence -Wno-missing-field-initializers.
+add_library(vhsm_test_pki STATIC test_pki.cc)
+target_link_libraries(vhsm_test_pki PUBLIC vhsm_snp vhsm_crypto)
+target_compile_options(vhsm_test_pki PRIVATE ${VHSM_WARNINGS} -Wno-missing-field-initializers)
+vhsm_test(NAME verifier_test SRCS verifier_test.cc DEPS attest test_pki)
+target_compile_options(verifier_test PRIVATE -Wno-missing-field-initializers)
