@@ -384,6 +384,23 @@ Result<std::optional<int64_t>> CrlNextUpdate(ByteSpan crl_bytes, std::string_vie
   return std::optional<int64_t>(t);
 }
 
+Result<KdsChainDer> SplitKdsChain(ByteSpan pem, std::string_view what) {
+  VHSM_RETURN_IF_ERROR(CheckPemChain(pem, what));
+  crypto::BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  if (!bio) return crypto::OpenSslError(std::string(what) + ": BIO_new_mem_buf");
+  Bytes der[2];
+  for (Bytes& out : der) {
+    crypto::X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+    if (!cert) return crypto::OpenSslError(std::string(what) + ": PEM certificate", StatusCode::kDataLoss);
+    int len = i2d_X509(cert.get(), nullptr);
+    if (len <= 0) return crypto::OpenSslError(std::string(what) + ": DER encoding");
+    out.resize(static_cast<size_t>(len));
+    unsigned char* p = out.data();
+    if (i2d_X509(cert.get(), &p) != len) return crypto::OpenSslError(std::string(what) + ": DER encoding");
+  }
+  return KdsChainDer{std::move(der[0]), std::move(der[1])};
+}
+
 // ---------------------------------------------------------------------------------------------
 
 CollateralProvider::CollateralProvider(const CollateralCache& cache, HttpFetcher* fetcher, const Clock& clock,
@@ -456,6 +473,38 @@ Result<Bytes> CollateralProvider::GetCrl(Product product, KdsSigner signer) {
   }
   VHSM_ASSIGN_OR_RETURN(std::string url, CrlUrl(product, signer, options_.base_url));
   return FetchAndStore(url, file, Kind::kCrl);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+Status CompleteCertificateSet(CollateralProvider& provider, const AttestationReport& report, Product product,
+                              const CompleteOptions& options, CertificateSet& certs) {
+  KdsSigner signer;
+  switch (report.signing_key_raw()) {
+    case 0: signer = KdsSigner::kVcek; break;
+    case 1: signer = KdsSigner::kVlek; break;
+    default:
+      return InvalidArgumentError("report.signing_key: got " + SigningKeyName(report.signing_key_raw()) +
+                                  ", want VCEK or VLEK to find collateral");
+  }
+  if (signer == KdsSigner::kVcek && certs.vcek.empty()) {
+    VHSM_ASSIGN_OR_RETURN(certs.vcek, provider.GetVcek(product, report.chip_id, DecodeTcb(report.reported_tcb, product)));
+  }
+  if (signer == KdsSigner::kVlek && certs.vlek.empty()) {
+    return FailedPreconditionError(
+        "report is VLEK-signed and no VLEK was supplied: KDS does not serve VLEKs; the host must provide it "
+        "(extended-report certificate table)");
+  }
+  if (options.chain && (certs.ask.empty() || certs.ark.empty())) {
+    VHSM_ASSIGN_OR_RETURN(Bytes pem, provider.GetChain(product, signer));
+    VHSM_ASSIGN_OR_RETURN(KdsChainDer chain, SplitKdsChain(pem, std::string(KdsSignerName(signer)) + " cert_chain"));
+    if (certs.ask.empty()) certs.ask = std::move(chain.intermediate);
+    if (certs.ark.empty()) certs.ark = std::move(chain.ark);
+  }
+  if (options.crl && certs.crl.empty()) {
+    VHSM_ASSIGN_OR_RETURN(certs.crl, provider.GetCrl(product, signer));
+  }
+  return OkStatus();
 }
 
 }  // namespace vhsm::snp

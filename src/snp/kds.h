@@ -29,7 +29,9 @@
 #include "base/bytes.h"
 #include "base/clock.h"
 #include "base/status.h"
+#include "snp/firmware.h"
 #include "snp/product.h"
+#include "snp/report.h"
 #include "snp/tcb.h"
 
 namespace vhsm::snp {
@@ -180,6 +182,29 @@ class CollateralProvider {
   mutable std::mutex mu_;
   int fetch_count_ = 0;  // guarded by mu_
 };
+
+// Splits a KDS cert_chain PEM (intermediate first, then ARK) into two DER certificates.
+// DataLoss naming `what` unless it holds exactly two PEM certificates.
+struct KdsChainDer {
+  Bytes intermediate;  // ASK (VCEK chain) or ASVK (VLEK chain)
+  Bytes ark;
+};
+Result<KdsChainDer> SplitKdsChain(ByteSpan pem, std::string_view what);
+
+// What CompleteCertificateSet may fetch besides the VCEK.
+struct CompleteOptions {
+  bool chain = false;  // fill empty ask/ark from the KDS cert_chain (else the verifier's pinned ones)
+  bool crl = false;    // fill an empty crl from the KDS CRL of the report's signer
+};
+
+// Glue for `vhsm snp verify` and the attestation service: fills the EMPTY members of `certs`
+// for `report` (a parsed report; `product` from ReportProduct() or configuration) and leaves
+// present ones alone. VCEK-signed report: vcek from GetVcek(product, CHIP_ID,
+// DecodeTcb(REPORTED_TCB)). VLEK-signed: the VLEK cannot be downloaded, so an empty vlek is
+// FailedPrecondition. SIGNING_KEY none/reserved: InvalidArgument. Nothing is verified here:
+// pass the result to attest::Verifier.
+Status CompleteCertificateSet(CollateralProvider& provider, const AttestationReport& report, Product product,
+                              const CompleteOptions& options, CertificateSet& certs);
 
 // Well-formedness checks applied before caching (not trust decisions). Exposed for tests.
 // DataLoss naming `what` when the bytes are not a single DER certificate / a PEM bundle of

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <openssl/objects.h>
+#include <openssl/pem.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "base/file.h"
+#include "crypto/digest.h"
 #include "crypto/ossl_ptr.h"
 #include "testing/status_matchers.h"
 #include "testing/testdata.h"
@@ -613,6 +615,84 @@ TEST_F(ProviderFixture, CrlIsRefetchedOnlyWhenPastNextUpdate) {
   // Online with the KDS down, the stale CRL is not silently returned.
   kds.FailFirst(1000, 503);
   EXPECT_THAT(provider.GetCrl(Product::kTurin, KdsSigner::kVcek), StatusIs(StatusCode::kUnavailable, HasSubstr("503")));
+}
+
+// A report struct filled from the raw bytes (offsets per the ABI), independent of the parser.
+AttestationReport RawReportFields(const Bytes& bytes) {
+  AttestationReport r;
+  if (bytes.size() != 1184) {
+    ADD_FAILURE() << "report size " << bytes.size();
+    return r;
+  }
+  auto u64 = [&](size_t off) {
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; --i) v = (v << 8) | bytes[off + static_cast<size_t>(i)];
+    return v;
+  };
+  r.version = bytes[0];
+  r.signer_info = static_cast<uint32_t>(u64(0x48) & 0xffffffffu);
+  r.reported_tcb = u64(kReportedTcbOffset);
+  std::copy(bytes.begin() + kChipIdOffset, bytes.begin() + kChipIdOffset + 64, r.chip_id.begin());
+  return r;
+}
+
+TEST_F(ProviderFixture, CompleteCertificateSetFillsOnlyWhatIsMissing) {
+  VHSM_REQUIRE_SNP_VECTORS();
+  AttestationReport report = RawReportFields(testdata::ReadVector("vectors/genoa-v3-vcek-azure-trustee/report.bin"));
+  Bytes vcek_pem = testdata::ReadVector("vectors/genoa-v3-vcek-azure-trustee/vcek.pem");
+  // KDS serves DER; the vector holds PEM of the same certificate.
+  crypto::BioPtr bio(BIO_new_mem_buf(vcek_pem.data(), static_cast<int>(vcek_pem.size())));
+  crypto::X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+  ASSERT_NE(cert, nullptr);
+  Bytes vcek_der(static_cast<size_t>(i2d_X509(cert.get(), nullptr)));
+  unsigned char* p = vcek_der.data();
+  i2d_X509(cert.get(), &p);
+  kds.Serve("/vcek/v1/Genoa/" + HexEncode(report.chip_id) + "?blSPL=10&teeSPL=0&snpSPL=23&ucodeSPL=84", vcek_der);
+  kds.Serve("/vcek/v1/Genoa/cert_chain", ReadChain("genoa"));
+  const int64_t now = clock.NowUnix();
+  Bytes crl = MakeCrl(now - 10, now + 10);
+  kds.Serve("/vcek/v1/Genoa/crl", crl);
+
+  CollateralProvider provider = Online();
+  CertificateSet certs;
+  ASSERT_OK(CompleteCertificateSet(provider, report, Product::kGenoa, {.chain = true, .crl = true}, certs));
+  EXPECT_EQ(certs.vcek, vcek_der);
+  // DER SHA-256 of SEV-Genoa and ARK-Genoa from MANIFEST.json.
+  EXPECT_EQ(HexEncode(crypto::Sha256(certs.ask)), "5464738c1546aed5f2cecf1dc98c5c960a92e8913238a61711bc90ec6e828521");
+  EXPECT_EQ(HexEncode(crypto::Sha256(certs.ark)), "4c6598d19c18719c5dfd4a7d335f674e5bfe1d8f800cea2cf270c10d103db2f1");
+  EXPECT_EQ(certs.crl, crl);
+  EXPECT_TRUE(certs.vlek.empty());
+  EXPECT_EQ(kds.requests(), 3);
+
+  // Present members are kept; with nothing missing no request is made.
+  CertificateSet supplied{.ark = {}, .ask = {}, .vcek = Bytes{1, 2, 3}, .vlek = {}, .crl = {}};
+  ASSERT_OK(CompleteCertificateSet(provider, report, Product::kGenoa, {}, supplied));
+  EXPECT_EQ(supplied.vcek, (Bytes{1, 2, 3}));
+  EXPECT_TRUE(supplied.ask.empty());
+  EXPECT_EQ(kds.requests(), 3);
+}
+
+TEST_F(ProviderFixture, CompleteCertificateSetForVlekReports) {
+  VHSM_REQUIRE_SNP_VECTORS();
+  AttestationReport report = RawReportFields(testdata::ReadVector("vectors/milan-v3-vlek-vmpl1-trustee/report.bin"));
+  ASSERT_EQ(report.signing_key_raw(), 1);
+  CollateralProvider provider = Online();
+  CertificateSet certs;
+  EXPECT_THAT(CompleteCertificateSet(provider, report, Product::kMilan, {.chain = true}, certs),
+              StatusIs(StatusCode::kFailedPrecondition, HasSubstr("VLEK")));
+  Bytes vlek_chain = testdata::ReadVector("certs/amd/milan_asvk.pem");
+  Bytes ark = testdata::ReadVector("certs/amd/milan_ark.pem");
+  vlek_chain.insert(vlek_chain.end(), ark.begin(), ark.end());
+  kds.Serve("/vlek/v1/Milan/cert_chain", vlek_chain);
+  certs.vlek = testdata::ReadVector("vectors/milan-v3-vlek-vmpl1-trustee/vlek.der");
+  ASSERT_OK(CompleteCertificateSet(provider, report, Product::kMilan, {.chain = true}, certs));
+  EXPECT_EQ(HexEncode(crypto::Sha256(certs.ask)), "c5e081f59b7efab1fe2f8b505e159704e72f29cab7ef7cf628a05a42439082f5");
+  EXPECT_TRUE(certs.vcek.empty());
+  EXPECT_EQ(kds.targets(), std::vector<std::string>{"/vlek/v1/Milan/cert_chain"});
+
+  report.signer_info = 7u << 2;  // SIGNING_KEY none
+  EXPECT_THAT(CompleteCertificateSet(provider, report, Product::kMilan, {}, certs),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("report.signing_key")));
 }
 
 TEST(KdsWellFormedTest, ChecksShapesOnly) {
