@@ -20,10 +20,14 @@ namespace {
 // The KDS path segment. Kept here (not ProductName) so URL building has no other dependency.
 Result<std::string_view> KdsProductSegment(Product product) {
   switch (product) {
-    case Product::kMilan: return std::string_view("Milan");
-    case Product::kGenoa: return std::string_view("Genoa");
-    case Product::kTurin: return std::string_view("Turin");
-    case Product::kUnknown: break;
+    case Product::kMilan:
+      return std::string_view("Milan");
+    case Product::kGenoa:
+      return std::string_view("Genoa");
+    case Product::kTurin:
+      return std::string_view("Turin");
+    case Product::kUnknown:
+      break;
   }
   return InvalidArgumentError("KDS: product: got unknown, want Milan, Genoa or Turin");
 }
@@ -64,7 +68,9 @@ Result<SplitUrl> SplitHttpUrl(const std::string& url) {
     return InvalidArgumentError("KDS URL: scheme: want http or https, got \"" + scheme + "\"");
   }
   size_t path_start = url.find('/', scheme_end + 3);
-  if (path_start == scheme_end + 3) return InvalidArgumentError("KDS URL: empty host in \"" + url + "\"");
+  if (path_start == scheme_end + 3) {
+    return InvalidArgumentError("KDS URL: empty host in \"" + url + "\"");
+  }
   SplitUrl out;
   out.origin = url.substr(0, path_start);
   out.path = path_start == std::string::npos ? "/" : url.substr(path_start);
@@ -110,8 +116,8 @@ Result<std::string> KdsHwid(Product product, ByteSpan chip_id) {
   }
   if (IsAllZero(hwid)) {
     return FailedPreconditionError(
-        "KDS: chip_id is all zero (MASK_CHIP_ID set?): cannot fetch a VCEK by hwid; supply the VCEK "
-        "(e.g. from the extended-report certificate table)");
+        "KDS: chip_id is all zero (MASK_CHIP_ID set?): cannot fetch a VCEK by hwid; supply "
+        "the VCEK (e.g. from the extended-report certificate table)");
   }
   return HexEncode(hwid);
 }
@@ -203,7 +209,9 @@ Attempt GetOnce(httplib::Client& client, const std::string& url, const std::stri
       path, headers,
       [&](const httplib::Response& r) {
         status = r.status;
-        if (r.has_header("Retry-After")) retry_after = ParseRetryAfterSeconds(r.get_header_value("Retry-After"));
+        if (r.has_header("Retry-After")) {
+          retry_after = ParseRetryAfterSeconds(r.get_header_value("Retry-After"));
+        }
         if (r.has_header("Content-Length")) {
           // Non-numeric values parse as "too large" too: the receiver would be unbounded anyway.
           std::optional<int64_t> declared = ParseDecimal(r.get_header_value("Content-Length"));
@@ -232,13 +240,17 @@ Attempt GetOnce(httplib::Client& client, const std::string& url, const std::stri
     httplib::Error err = res.error();
     out.result = UnavailableError(what + ": " + httplib::to_string(err));
     // A failed TLS verification will fail again; everything else on the wire may be transient.
-    out.retryable = err != httplib::Error::SSLServerVerification && err != httplib::Error::SSLLoadingCerts;
+    out.retryable =
+        err != httplib::Error::SSLServerVerification && err != httplib::Error::SSLLoadingCerts;
     return out;
   }
   status = res->status;
   if (status == 200) {
-    if (body.empty()) out.result = DataLossError(what + ": 200 with an empty body");
-    else out.result = std::move(body);
+    if (body.empty()) {
+      out.result = DataLossError(what + ": 200 with an empty body");
+    } else {
+      out.result = std::move(body);
+    }
     return out;
   }
   const std::string got = ": HTTP " + std::to_string(status);
@@ -259,7 +271,9 @@ Attempt GetOnce(httplib::Client& client, const std::string& url, const std::stri
 Result<Bytes> HttplibFetcher::Get(const std::string& url) {
   VHSM_ASSIGN_OR_RETURN(SplitUrl split, SplitHttpUrl(url));
   httplib::Client client(split.origin);
-  if (!client.is_valid()) return InvalidArgumentError("KDS URL: cannot use \"" + split.origin + "\"");
+  if (!client.is_valid()) {
+    return InvalidArgumentError("KDS URL: cannot use \"" + split.origin + "\"");
+  }
   client.set_connection_timeout(std::chrono::milliseconds(options_.connect_timeout_ms));
   client.set_read_timeout(std::chrono::milliseconds(options_.read_timeout_ms));
   client.set_write_timeout(std::chrono::milliseconds(options_.read_timeout_ms));
@@ -273,8 +287,8 @@ Result<Bytes> HttplibFetcher::Get(const std::string& url) {
     Attempt a = GetOnce(client, url, split.path, options_);
     if (a.result.ok() || !a.retryable) return std::move(a.result);
     if (attempt >= options_.max_attempts) {
-      return UnavailableError(a.result.status().message() + "; gave up after " + std::to_string(attempt) +
-                              " attempts");
+      return UnavailableError(a.result.status().message() + "; gave up after " +
+                              std::to_string(attempt) + " attempts");
     }
     // Retry-After (clamped to 1e9 s, so no overflow) wins over the computed backoff; both capped.
     int64_t delay_ms = a.retry_after_s.has_value() ? *a.retry_after_s * 1000 : backoff_ms;
@@ -291,16 +305,19 @@ CollateralCache::CollateralCache(std::string root, size_t max_file_bytes)
   while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
 }
 
-Result<std::string> CollateralCache::VcekFile(Product product, ByteSpan chip_id, const TcbParts& tcb) const {
+Result<std::string> CollateralCache::VcekFile(Product product, ByteSpan chip_id,
+                                              const TcbParts& tcb) const {
   VHSM_ASSIGN_OR_RETURN(std::string_view segment, KdsProductSegment(product));
   VHSM_ASSIGN_OR_RETURN(std::string hwid, KdsHwid(product, chip_id));
   VHSM_RETURN_IF_ERROR(CheckTcbForProduct(product, tcb));
-  return root_ + "/vcek/" + std::string(segment) + "/" + hwid + "/" + TcbFileStem(tcb, product) + ".der";
+  return root_ + "/vcek/" + std::string(segment) + "/" + hwid + "/" + TcbFileStem(tcb, product) +
+         ".der";
 }
 
 Result<std::string> CollateralCache::ChainFile(Product product, KdsSigner signer) const {
   VHSM_ASSIGN_OR_RETURN(std::string_view segment, KdsProductSegment(product));
-  return root_ + "/" + std::string(KdsSignerName(signer)) + "/" + std::string(segment) + "/cert_chain.pem";
+  return root_ + "/" + std::string(KdsSignerName(signer)) + "/" + std::string(segment) +
+         "/cert_chain.pem";
 }
 
 Result<std::string> CollateralCache::CrlFile(Product product, KdsSigner signer) const {
@@ -319,7 +336,8 @@ Status CollateralCache::Write(const std::string& file, ByteSpan data) const {
   std::error_code ec;
   std::filesystem::create_directories(parent, ec);
   if (ec) {
-    return UnavailableError("collateral cache: cannot create directory " + parent.string() + ": " + ec.message());
+    return UnavailableError("collateral cache: cannot create directory " + parent.string() + ": " +
+                            ec.message());
   }
   return WriteFileAtomic(file, data, 0644);
 }
@@ -332,7 +350,10 @@ Status CheckDerCertificate(ByteSpan der, std::string_view what) {
   }
   const unsigned char* p = der.data();
   crypto::X509Ptr cert(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
-  if (!cert) return crypto::OpenSslError(std::string(what) + ": not a DER X.509 certificate", StatusCode::kDataLoss);
+  if (!cert) {
+    return crypto::OpenSslError(std::string(what) + ": not a DER X.509 certificate",
+                                StatusCode::kDataLoss);
+  }
   if (p != der.data() + der.size()) {
     return DataLossError(std::string(what) + ": " + std::to_string(der.data() + der.size() - p) +
                          " trailing bytes after the DER certificate");
@@ -354,7 +375,8 @@ Status CheckPemChain(ByteSpan pem, std::string_view what) {
   }
   crypto::ClearOpenSslErrors();  // the loop always ends with a "no start line" error
   if (count != 2) {
-    return DataLossError(std::string(what) + ": want a PEM bundle of 2 certificates (intermediate, ARK), got " +
+    return DataLossError(std::string(what) +
+                         ": want a PEM bundle of 2 certificates (intermediate, ARK), got " +
                          (count > 2 ? std::string("more than 2") : std::to_string(count)));
   }
   return OkStatus();
@@ -377,7 +399,10 @@ Result<std::optional<int64_t>> CrlNextUpdate(ByteSpan crl_bytes, std::string_vie
       return DataLossError(std::string(what) + ": trailing bytes after the DER CRL");
     }
   }
-  if (!crl) return crypto::OpenSslError(std::string(what) + ": not a DER or PEM X.509 CRL", StatusCode::kDataLoss);
+  if (!crl) {
+    return crypto::OpenSslError(std::string(what) + ": not a DER or PEM X.509 CRL",
+                                StatusCode::kDataLoss);
+  }
   const ASN1_TIME* next = X509_CRL_get0_nextUpdate(crl.get());
   if (next == nullptr) return std::optional<int64_t>();
   VHSM_ASSIGN_OR_RETURN(int64_t t, Asn1TimeToUnix(next, std::string(what) + ": nextUpdate"));
@@ -391,20 +416,24 @@ Result<KdsChainDer> SplitKdsChain(ByteSpan pem, std::string_view what) {
   Bytes der[2];
   for (Bytes& out : der) {
     crypto::X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
-    if (!cert) return crypto::OpenSslError(std::string(what) + ": PEM certificate", StatusCode::kDataLoss);
+    if (!cert) {
+      return crypto::OpenSslError(std::string(what) + ": PEM certificate", StatusCode::kDataLoss);
+    }
     int len = i2d_X509(cert.get(), nullptr);
     if (len <= 0) return crypto::OpenSslError(std::string(what) + ": DER encoding");
     out.resize(static_cast<size_t>(len));
     unsigned char* p = out.data();
-    if (i2d_X509(cert.get(), &p) != len) return crypto::OpenSslError(std::string(what) + ": DER encoding");
+    if (i2d_X509(cert.get(), &p) != len) {
+      return crypto::OpenSslError(std::string(what) + ": DER encoding");
+    }
   }
   return KdsChainDer{std::move(der[0]), std::move(der[1])};
 }
 
 // ---------------------------------------------------------------------------------------------
 
-CollateralProvider::CollateralProvider(const CollateralCache& cache, HttpFetcher* fetcher, const Clock& clock,
-                                       CollateralProviderOptions options)
+CollateralProvider::CollateralProvider(const CollateralCache& cache, HttpFetcher* fetcher,
+                                       const Clock& clock, CollateralProviderOptions options)
     : cache_(cache), fetcher_(fetcher), clock_(clock), options_(std::move(options)) {}
 
 int CollateralProvider::fetch_count() const {
@@ -412,20 +441,27 @@ int CollateralProvider::fetch_count() const {
   return fetch_count_;
 }
 
-Result<Bytes> CollateralProvider::OfflineMiss(const std::string& file, std::string_view what) const {
+Result<Bytes> CollateralProvider::OfflineMiss(const std::string& file,
+                                              std::string_view what) const {
   return NotFoundError("offline mode: no cached " + std::string(what) + "; looked for " + file);
 }
 
-Result<Bytes> CollateralProvider::FetchAndStore(const std::string& url, const std::string& file, Kind kind) {
+Result<Bytes> CollateralProvider::FetchAndStore(const std::string& url, const std::string& file,
+                                                Kind kind) {
   if (fetcher_ == nullptr) {
-    return FailedPreconditionError("collateral provider has no HTTP fetcher and " + file + " is not cached");
+    return FailedPreconditionError("collateral provider has no HTTP fetcher and " + file +
+                                   " is not cached");
   }
   ++fetch_count_;
   VHSM_ASSIGN_OR_RETURN(Bytes body, fetcher_->Get(url));
   const std::string what = "KDS response from " + url;
   switch (kind) {
-    case Kind::kVcek: VHSM_RETURN_IF_ERROR(CheckDerCertificate(body, what)); break;
-    case Kind::kChain: VHSM_RETURN_IF_ERROR(CheckPemChain(body, what)); break;
+    case Kind::kVcek:
+      VHSM_RETURN_IF_ERROR(CheckDerCertificate(body, what));
+      break;
+    case Kind::kChain:
+      VHSM_RETURN_IF_ERROR(CheckPemChain(body, what));
+      break;
     case Kind::kCrl: {
       VHSM_ASSIGN_OR_RETURN(std::optional<int64_t> next, CrlNextUpdate(body, what));
       (void)next;  // freshness of a fresh download is the verifier's call
@@ -437,13 +473,15 @@ Result<Bytes> CollateralProvider::FetchAndStore(const std::string& url, const st
   return body;
 }
 
-Result<Bytes> CollateralProvider::GetVcek(Product product, ByteSpan chip_id, const TcbParts& reported_tcb) {
+Result<Bytes> CollateralProvider::GetVcek(Product product, ByteSpan chip_id,
+                                          const TcbParts& reported_tcb) {
   std::lock_guard<std::mutex> lock(mu_);
   VHSM_ASSIGN_OR_RETURN(std::string file, cache_.VcekFile(product, chip_id, reported_tcb));
   Result<Bytes> cached = cache_.Read(file);
   if (cached.ok() || cached.status().code() != StatusCode::kNotFound) return cached;
   if (options_.offline) return OfflineMiss(file, "VCEK");
-  VHSM_ASSIGN_OR_RETURN(std::string url, VcekUrl(product, chip_id, reported_tcb, options_.base_url));
+  VHSM_ASSIGN_OR_RETURN(std::string url,
+                        VcekUrl(product, chip_id, reported_tcb, options_.base_url));
   return FetchAndStore(url, file, Kind::kVcek);
 }
 
@@ -452,7 +490,9 @@ Result<Bytes> CollateralProvider::GetChain(Product product, KdsSigner signer) {
   VHSM_ASSIGN_OR_RETURN(std::string file, cache_.ChainFile(product, signer));
   Result<Bytes> cached = cache_.Read(file);
   if (cached.ok() || cached.status().code() != StatusCode::kNotFound) return cached;
-  if (options_.offline) return OfflineMiss(file, std::string(KdsSignerName(signer)) + " cert_chain");
+  if (options_.offline) {
+    return OfflineMiss(file, std::string(KdsSignerName(signer)) + " cert_chain");
+  }
   VHSM_ASSIGN_OR_RETURN(std::string url, CertChainUrl(product, signer, options_.base_url));
   return FetchAndStore(url, file, Kind::kChain);
 }
@@ -477,27 +517,36 @@ Result<Bytes> CollateralProvider::GetCrl(Product product, KdsSigner signer) {
 
 // ---------------------------------------------------------------------------------------------
 
-Status CompleteCertificateSet(CollateralProvider& provider, const AttestationReport& report, Product product,
-                              const CompleteOptions& options, CertificateSet& certs) {
+Status CompleteCertificateSet(CollateralProvider& provider, const AttestationReport& report,
+                              Product product, const CompleteOptions& options,
+                              CertificateSet& certs) {
   KdsSigner signer;
   switch (report.signing_key_raw()) {
-    case 0: signer = KdsSigner::kVcek; break;
-    case 1: signer = KdsSigner::kVlek; break;
+    case 0:
+      signer = KdsSigner::kVcek;
+      break;
+    case 1:
+      signer = KdsSigner::kVlek;
+      break;
     default:
-      return InvalidArgumentError("report.signing_key: got " + SigningKeyName(report.signing_key_raw()) +
+      return InvalidArgumentError("report.signing_key: got " +
+                                  SigningKeyName(report.signing_key_raw()) +
                                   ", want VCEK or VLEK to find collateral");
   }
   if (signer == KdsSigner::kVcek && certs.vcek.empty()) {
-    VHSM_ASSIGN_OR_RETURN(certs.vcek, provider.GetVcek(product, report.chip_id, DecodeTcb(report.reported_tcb, product)));
+    VHSM_ASSIGN_OR_RETURN(certs.vcek, provider.GetVcek(product, report.chip_id,
+                                                       DecodeTcb(report.reported_tcb, product)));
   }
   if (signer == KdsSigner::kVlek && certs.vlek.empty()) {
     return FailedPreconditionError(
-        "report is VLEK-signed and no VLEK was supplied: KDS does not serve VLEKs; the host must provide it "
+        "report is VLEK-signed and no VLEK was supplied: KDS does not serve VLEKs; the host must "
+        "provide it "
         "(extended-report certificate table)");
   }
   if (options.chain && (certs.ask.empty() || certs.ark.empty())) {
     VHSM_ASSIGN_OR_RETURN(Bytes pem, provider.GetChain(product, signer));
-    VHSM_ASSIGN_OR_RETURN(KdsChainDer chain, SplitKdsChain(pem, std::string(KdsSignerName(signer)) + " cert_chain"));
+    VHSM_ASSIGN_OR_RETURN(KdsChainDer chain,
+                          SplitKdsChain(pem, std::string(KdsSignerName(signer)) + " cert_chain"));
     if (certs.ask.empty()) certs.ask = std::move(chain.intermediate);
     if (certs.ark.empty()) certs.ark = std::move(chain.ark);
   }

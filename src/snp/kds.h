@@ -193,8 +193,9 @@ Result<KdsChainDer> SplitKdsChain(ByteSpan pem, std::string_view what);
 
 // What CompleteCertificateSet may fetch besides the VCEK.
 struct CompleteOptions {
-  bool chain = false;  // fill empty ask/ark from the KDS cert_chain (else the verifier's pinned ones)
-  bool crl = false;    // fill an empty crl from the KDS CRL of the report's signer
+  bool chain =
+      false;         // fill empty ask/ark from the KDS cert_chain (else the verifier's pinned ones)
+  bool crl = false;  // fill an empty crl from the KDS CRL of the report's signer
 };
 
 // Glue for `vhsm snp verify` and the attestation service: fills the EMPTY members of `certs`
@@ -203,8 +204,9 @@ struct CompleteOptions {
 // DecodeTcb(REPORTED_TCB)). VLEK-signed: the VLEK cannot be downloaded, so an empty vlek is
 // FailedPrecondition. SIGNING_KEY none/reserved: InvalidArgument. Nothing is verified here:
 // pass the result to attest::Verifier.
-Status CompleteCertificateSet(CollateralProvider& provider, const AttestationReport& report, Product product,
-                              const CompleteOptions& options, CertificateSet& certs);
+Status CompleteCertificateSet(CollateralProvider& provider, const AttestationReport& report,
+                              Product product, const CompleteOptions& options,
+                              CertificateSet& certs);
 
 // Well-formedness checks applied before caching (not trust decisions). Exposed for tests.
 // DataLoss naming `what` when the bytes are not a single DER certificate / a PEM bundle of

@@ -3,13 +3,13 @@
 // The real KDS is never contacted.
 #include "snp/kds.h"
 
+#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <netinet/in.h>
 #include <openssl/objects.h>
 #include <openssl/pem.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -96,7 +96,8 @@ TEST(KdsUrlTest, MilanVcekUrlFromRealReportAndVcek) {
   ASSERT_OK_AND_ASSIGN(std::string url, VcekUrl(Product::kMilan, chip_id, tcb));
   EXPECT_EQ(url,
             "https://kdsintf.amd.com/vcek/v1/Milan/"
-            "d49554ec717f4e5b0fe6b143bcf0405bd7ae304727edf46603f2a76aef6a3abc15d7af38db757039029f0efacfd08e24"
+            "d49554ec717f4e5b0fe6b143bcf0405bd7ae304727edf46603f2a76aef6a3abc15d7af38db757039029f0e"
+            "facfd08e24"
             "4324884738c72b082e2f87a44d541eb6?blSPL=3&teeSPL=0&snpSPL=8&ucodeSPL=115");
 
   // The VCEK KDS issued for that URL carries the same hwID and SPLs.
@@ -113,7 +114,8 @@ TEST(KdsUrlTest, GenoaVcekUrlFromRealReport) {
   ASSERT_OK_AND_ASSIGN(std::string url, VcekUrl(Product::kGenoa, ChipIdOf(report), tcb));
   EXPECT_EQ(url,
             "https://kdsintf.amd.com/vcek/v1/Genoa/"
-            "d2421d976f95ce0ba849b7cc5c789122f1e59c77a037272c137ae4d188bb102adbc7c53d0302bff82a432c94a305dec7"
+            "d2421d976f95ce0ba849b7cc5c789122f1e59c77a037272c137ae4d188bb102adbc7c53d0302bff82a432c"
+            "94a305dec7"
             "a7a270ceb19a10f04a83316c6486968d?blSPL=10&teeSPL=0&snpSPL=25&ucodeSPL=84");
   crypto::X509Ptr vcek = ParseDer(testdata::ReadVector("vectors/genoa-v5-vcek-oak/vcek.der"));
   ASSERT_NE(vcek, nullptr);
@@ -122,7 +124,8 @@ TEST(KdsUrlTest, GenoaVcekUrlFromRealReport) {
 
 TEST(KdsUrlTest, TurinVcekUrlUsesFmcAndEightByteHwid) {
   VHSM_REQUIRE_SNP_VECTORS();
-  crypto::X509Ptr vcek = ParseDer(testdata::ReadVector("vectors/turin-vcek-cert-only-virtee/vcek.der"));
+  crypto::X509Ptr vcek =
+      ParseDer(testdata::ReadVector("vectors/turin-vcek-cert-only-virtee/vcek.der"));
   ASSERT_NE(vcek, nullptr);
   Bytes hwid = HwIdOf(vcek.get());
   ASSERT_EQ(HexEncode(hwid), "1e550a8ee5cf9f4d");
@@ -133,7 +136,8 @@ TEST(KdsUrlTest, TurinVcekUrlUsesFmcAndEightByteHwid) {
   Bytes chip_id = hwid;
   chip_id.resize(64, 0);
   const std::string want =
-      "https://kdsintf.amd.com/vcek/v1/Turin/1e550a8ee5cf9f4d?fmcSPL=0&blSPL=0&teeSPL=0&snpSPL=0&ucodeSPL=9";
+      "https://kdsintf.amd.com/vcek/v1/Turin/"
+      "1e550a8ee5cf9f4d?fmcSPL=0&blSPL=0&teeSPL=0&snpSPL=0&ucodeSPL=9";
   ASSERT_OK_AND_ASSIGN(std::string url, VcekUrl(Product::kTurin, chip_id, tcb));
   EXPECT_EQ(url, want);
   ASSERT_OK_AND_ASSIGN(std::string url8, VcekUrl(Product::kTurin, hwid, tcb));
@@ -149,7 +153,8 @@ TEST(KdsUrlTest, ChainAndCrlUrls) {
             "https://kdsintf.amd.com/vcek/v1/Milan/cert_chain");
   EXPECT_EQ(CertChainUrl(Product::kGenoa, KdsSigner::kVlek).value(),
             "https://kdsintf.amd.com/vlek/v1/Genoa/cert_chain");
-  EXPECT_EQ(CrlUrl(Product::kTurin, KdsSigner::kVcek).value(), "https://kdsintf.amd.com/vcek/v1/Turin/crl");
+  EXPECT_EQ(CrlUrl(Product::kTurin, KdsSigner::kVcek).value(),
+            "https://kdsintf.amd.com/vcek/v1/Turin/crl");
   EXPECT_EQ(CrlUrl(Product::kMilan, KdsSigner::kVlek, "http://127.0.0.1:8080/").value(),
             "http://127.0.0.1:8080/vlek/v1/Milan/crl");
   EXPECT_EQ(CrlPath(Product::kGenoa, KdsSigner::kVlek).value(), "/vlek/v1/Genoa/crl");
@@ -167,11 +172,14 @@ TEST(KdsUrlTest, RejectsBadInputsNamingTheField) {
   EXPECT_THAT(VcekUrl(Product::kTurin, turin_zero_hwid, turin_tcb),
               StatusIs(StatusCode::kFailedPrecondition, HasSubstr("MASK_CHIP_ID")));
   Bytes chip(64, 0xab);
-  EXPECT_THAT(VcekUrl(Product::kTurin, chip, tcb), StatusIs(StatusCode::kInvalidArgument, HasSubstr("fmc")));
-  EXPECT_THAT(VcekUrl(Product::kUnknown, chip, tcb), StatusIs(StatusCode::kInvalidArgument, HasSubstr("product")));
+  EXPECT_THAT(VcekUrl(Product::kTurin, chip, tcb),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("fmc")));
+  EXPECT_THAT(VcekUrl(Product::kUnknown, chip, tcb),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("product")));
   EXPECT_THAT(VcekUrl(Product::kGenoa, Bytes(63, 1), tcb),
               StatusIs(StatusCode::kInvalidArgument, HasSubstr("got 63 bytes, want 64")));
-  EXPECT_THAT(CertChainUrl(Product::kUnknown, KdsSigner::kVcek), StatusIs(StatusCode::kInvalidArgument, HasSubstr("product")));
+  EXPECT_THAT(CertChainUrl(Product::kUnknown, KdsSigner::kVcek),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("product")));
   // Milan/Genoa have no FMC: a stray fmc does not leak into the URL.
   TcbParts with_fmc = tcb;
   with_fmc.fmc = 7;
@@ -195,7 +203,8 @@ TEST(KdsRetryAfterTest, ParsesDeltaSecondsOnly) {
 class FakeKds {
  public:
   FakeKds() {
-    server_.Get(".*", [this](const httplib::Request& req, httplib::Response& res) { Handle(req, res); });
+    server_.Get(".*",
+                [this](const httplib::Request& req, httplib::Response& res) { Handle(req, res); });
     port_ = server_.bind_to_any_port("127.0.0.1");
     thread_ = std::thread([this] { server_.listen_after_bind(); });
     for (int i = 0; i < 2000 && !server_.is_running(); ++i) {
@@ -211,7 +220,8 @@ class FakeKds {
 
   bool running() const { return port_ > 0 && server_.is_running(); }
   std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  void Serve(const std::string& target, Bytes body, std::string content_type = "application/octet-stream") {
+  void Serve(const std::string& target, Bytes body,
+             std::string content_type = "application/octet-stream") {
     std::lock_guard<std::mutex> lock(mu_);
     routes_[target] = {std::move(body), std::move(content_type)};
   }
@@ -251,14 +261,15 @@ class FakeKds {
     }
     if (auto it = chunked_.find(req.target); it != chunked_.end()) {
       size_t total = it->second;
-      res.set_chunked_content_provider("application/octet-stream", [total](size_t offset, httplib::DataSink& sink) {
-        std::string chunk(1024, 'x');
-        if (offset >= total) {
-          sink.done();
-          return true;
-        }
-        return sink.write(chunk.data(), std::min(chunk.size(), total - offset));
-      });
+      res.set_chunked_content_provider(
+          "application/octet-stream", [total](size_t offset, httplib::DataSink& sink) {
+            std::string chunk(1024, 'x');
+            if (offset >= total) {
+              sink.done();
+              return true;
+            }
+            return sink.write(chunk.data(), std::min(chunk.size(), total - offset));
+          });
       return;
     }
     auto it = routes_.find(req.target);
@@ -268,7 +279,8 @@ class FakeKds {
       return;
     }
     res.status = 200;
-    res.set_content(std::string(it->second.body.begin(), it->second.body.end()), it->second.content_type.c_str());
+    res.set_content(std::string(it->second.body.begin(), it->second.body.end()),
+                    it->second.content_type.c_str());
   }
 
   httplib::Server server_;
@@ -313,7 +325,9 @@ TEST(HttplibFetcherTest, RetriesOn429HonouringRetryAfterThenSucceeds) {
   kds.FailFirst(3, 429, "1");
   RecordingOptions rec;
   HttplibFetcher fetcher(rec.Make(4));
-  ASSERT_OK_AND_ASSIGN(Bytes got, fetcher.Get(CertChainUrl(Product::kMilan, KdsSigner::kVcek, kds.base_url()).value()));
+  ASSERT_OK_AND_ASSIGN(
+      Bytes got,
+      fetcher.Get(CertChainUrl(Product::kMilan, KdsSigner::kVcek, kds.base_url()).value()));
   EXPECT_EQ(got, chain);
   EXPECT_EQ(kds.requests(), 4);
   EXPECT_THAT(rec.sleeps_ms, ElementsAre(1000, 1000, 1000));
@@ -348,7 +362,8 @@ TEST(HttplibFetcherTest, GivesUpAfterMaxAttemptsWithUnavailable) {
   RecordingOptions rec;
   HttplibFetcher fetcher(rec.Make(3));
   EXPECT_THAT(fetcher.Get(kds.base_url() + "/vcek/v1/Turin/crl"),
-              StatusIs(StatusCode::kUnavailable, AllOf(HasSubstr("HTTP 429"), HasSubstr("gave up after 3 attempts"))));
+              StatusIs(StatusCode::kUnavailable,
+                       AllOf(HasSubstr("HTTP 429"), HasSubstr("gave up after 3 attempts"))));
   EXPECT_EQ(kds.requests(), 3);
   EXPECT_EQ(rec.sleeps_ms.size(), 2u);
 }
@@ -406,7 +421,8 @@ TEST(HttplibFetcherTest, ConnectionRefusedIsRetriedThenUnavailable) {
   RecordingOptions rec;
   HttplibFetcher fetcher(rec.Make(2));
   EXPECT_THAT(fetcher.Get("http://127.0.0.1:" + std::to_string(closed_port) + "/vcek/v1/Milan/crl"),
-              StatusIs(StatusCode::kUnavailable, AllOf(HasSubstr("Connection"), HasSubstr("gave up after 2 attempts"))));
+              StatusIs(StatusCode::kUnavailable,
+                       AllOf(HasSubstr("Connection"), HasSubstr("gave up after 2 attempts"))));
   EXPECT_EQ(rec.sleeps_ms.size(), 1u);
 }
 
@@ -429,9 +445,12 @@ TEST(HttplibFetcherTest, ReadTimeoutIsBoundedAndRetried) {
 
 TEST(HttplibFetcherTest, RejectsMalformedUrls) {
   HttplibFetcher fetcher;
-  EXPECT_THAT(fetcher.Get("ftp://kdsintf.amd.com/x"), StatusIs(StatusCode::kInvalidArgument, HasSubstr("scheme")));
-  EXPECT_THAT(fetcher.Get("kdsintf.amd.com/x"), StatusIs(StatusCode::kInvalidArgument, HasSubstr("scheme://")));
-  EXPECT_THAT(fetcher.Get("http:///x"), StatusIs(StatusCode::kInvalidArgument, HasSubstr("empty host")));
+  EXPECT_THAT(fetcher.Get("ftp://kdsintf.amd.com/x"),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("scheme")));
+  EXPECT_THAT(fetcher.Get("kdsintf.amd.com/x"),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("scheme://")));
+  EXPECT_THAT(fetcher.Get("http:///x"),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("empty host")));
 }
 
 // ---- Provider: cache first, then the fake KDS ----------------------------------------------
@@ -444,8 +463,8 @@ Bytes MakeCrl(int64_t last_update, int64_t next_update) {
   crypto::X509CrlPtr crl(X509_CRL_new());
   EXPECT_EQ(X509_CRL_set_version(crl.get(), 1), 1);
   crypto::X509NamePtr name(X509_NAME_new());
-  X509_NAME_add_entry_by_txt(name.get(), "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("ARK-Test"),
-                             -1, -1, 0);
+  X509_NAME_add_entry_by_txt(name.get(), "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>("ARK-Test"), -1, -1, 0);
   EXPECT_EQ(X509_CRL_set_issuer_name(crl.get(), name.get()), 1);
   crypto::Asn1TimePtr last(ASN1_TIME_set(nullptr, static_cast<time_t>(last_update)));
   crypto::Asn1TimePtr next(ASN1_TIME_set(nullptr, static_cast<time_t>(next_update)));
@@ -465,7 +484,8 @@ struct ProviderFixture : public ::testing::Test {
     fetcher = std::make_unique<HttplibFetcher>(rec.Make(3));
   }
   CollateralProvider Online() {
-    return CollateralProvider(cache, fetcher.get(), clock, {.base_url = kds.base_url(), .offline = false});
+    return CollateralProvider(cache, fetcher.get(), clock,
+                              {.base_url = kds.base_url(), .offline = false});
   }
 
   FakeKds kds;
@@ -494,18 +514,20 @@ TEST_F(ProviderFixture, TurinVcekFetchedOnceThenServedFromCache) {
   EXPECT_EQ(kds.requests(), 3);  // cache hit: no network
   EXPECT_EQ(provider.fetch_count(), 1);
 
-  const std::string file = dir.path() + "/vcek/Turin/1e550a8ee5cf9f4d/fmc0-bl0-tee0-snp0-ucode9.der";
+  const std::string file =
+      dir.path() + "/vcek/Turin/1e550a8ee5cf9f4d/fmc0-bl0-tee0-snp0-ucode9.der";
   EXPECT_EQ(cache.VcekFile(Product::kTurin, chip_id, tcb).value(), file);
   ASSERT_OK_AND_ASSIGN(Bytes on_disk, ReadFileBytes(file));
   EXPECT_EQ(on_disk, vcek);
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat(file.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0644u);
 
   // A different TCB is a different VCEK: a miss, and KDS has none for it.
   TcbParts newer = tcb;
   newer.snp = 1;
-  EXPECT_THAT(provider.GetVcek(Product::kTurin, chip_id, newer), StatusIs(StatusCode::kNotFound, HasSubstr("404")));
+  EXPECT_THAT(provider.GetVcek(Product::kTurin, chip_id, newer),
+              StatusIs(StatusCode::kNotFound, HasSubstr("404")));
 }
 
 TEST_F(ProviderFixture, MilanVcekAndChainsForRealReport) {
@@ -528,21 +550,24 @@ TEST_F(ProviderFixture, MilanVcekAndChainsForRealReport) {
   EXPECT_EQ(kds.requests(), 3);
   EXPECT_TRUE(FileExists(dir.path() + "/vcek/Milan/cert_chain.pem"));
   EXPECT_TRUE(FileExists(dir.path() + "/vlek/Milan/cert_chain.pem"));
-  EXPECT_TRUE(FileExists(dir.path() + "/vcek/Milan/" + HexEncode(ChipIdOf(report)) + "/bl3-tee0-snp8-ucode115.der"));
+  EXPECT_TRUE(FileExists(dir.path() + "/vcek/Milan/" + HexEncode(ChipIdOf(report)) +
+                         "/bl3-tee0-snp8-ucode115.der"));
 }
 
 TEST_F(ProviderFixture, OfflineMissNamesThePathAndNeverTouchesTheNetwork) {
   VHSM_REQUIRE_SNP_VECTORS();
   kds.Serve("/vcek/v1/Genoa/cert_chain", ReadChain("genoa"));
-  CollateralProvider offline(cache, fetcher.get(), clock, {.base_url = kds.base_url(), .offline = true});
+  CollateralProvider offline(cache, fetcher.get(), clock,
+                             {.base_url = kds.base_url(), .offline = true});
   const std::string want_file = dir.path() + "/vcek/Genoa/cert_chain.pem";
   EXPECT_THAT(offline.GetChain(Product::kGenoa, KdsSigner::kVcek),
               StatusIs(StatusCode::kNotFound, AllOf(HasSubstr("offline"), HasSubstr(want_file))));
   Bytes chip(64, 0x5a);
   TcbParts tcb{.fmc = std::nullopt, .bootloader = 1, .tee = 0, .snp = 1, .microcode = 1};
-  EXPECT_THAT(offline.GetVcek(Product::kGenoa, chip, tcb),
-              StatusIs(StatusCode::kNotFound, HasSubstr(dir.path() + "/vcek/Genoa/" + HexEncode(chip) +
-                                                        "/bl1-tee0-snp1-ucode1.der")));
+  EXPECT_THAT(
+      offline.GetVcek(Product::kGenoa, chip, tcb),
+      StatusIs(StatusCode::kNotFound, HasSubstr(dir.path() + "/vcek/Genoa/" + HexEncode(chip) +
+                                                "/bl1-tee0-snp1-ucode1.der")));
   EXPECT_THAT(offline.GetCrl(Product::kGenoa, KdsSigner::kVlek),
               StatusIs(StatusCode::kNotFound, HasSubstr(dir.path() + "/vlek/Genoa/crl.der")));
   EXPECT_EQ(kds.requests(), 0);
@@ -550,7 +575,8 @@ TEST_F(ProviderFixture, OfflineMissNamesThePathAndNeverTouchesTheNetwork) {
   // Populate the cache online, then offline is served from it (a null fetcher is fine offline).
   ASSERT_OK(Online().GetChain(Product::kGenoa, KdsSigner::kVcek));
   CollateralProvider offline_no_fetcher(cache, nullptr, clock, {.offline = true});
-  EXPECT_EQ(offline_no_fetcher.GetChain(Product::kGenoa, KdsSigner::kVcek).value(), ReadChain("genoa"));
+  EXPECT_EQ(offline_no_fetcher.GetChain(Product::kGenoa, KdsSigner::kVcek).value(),
+            ReadChain("genoa"));
   EXPECT_EQ(kds.requests(), 1);
 }
 
@@ -565,7 +591,8 @@ TEST_F(ProviderFixture, AllZeroChipIdFailsBeforeAnyRequest) {
 TEST_F(ProviderFixture, GarbageResponsesAreNotCached) {
   VHSM_REQUIRE_SNP_VECTORS();
   kds.Serve("/vcek/v1/Milan/cert_chain", ToBytes("<html>maintenance</html>"), "text/html");
-  kds.Serve("/vlek/v1/Milan/cert_chain", testdata::ReadVector("certs/amd/milan_ark.pem"));  // 1 cert only
+  kds.Serve("/vlek/v1/Milan/cert_chain",
+            testdata::ReadVector("certs/amd/milan_ark.pem"));  // 1 cert only
   kds.Serve("/vcek/v1/Milan/crl", ToBytes("not a crl"));
   Bytes chip(64, 0x11);
   TcbParts tcb{.fmc = std::nullopt, .bootloader = 1, .tee = 0, .snp = 1, .microcode = 1};
@@ -614,7 +641,8 @@ TEST_F(ProviderFixture, CrlIsRefetchedOnlyWhenPastNextUpdate) {
   EXPECT_EQ(offline.GetCrl(Product::kTurin, KdsSigner::kVcek).value(), crl2);
   // Online with the KDS down, the stale CRL is not silently returned.
   kds.FailFirst(1000, 503);
-  EXPECT_THAT(provider.GetCrl(Product::kTurin, KdsSigner::kVcek), StatusIs(StatusCode::kUnavailable, HasSubstr("503")));
+  EXPECT_THAT(provider.GetCrl(Product::kTurin, KdsSigner::kVcek),
+              StatusIs(StatusCode::kUnavailable, HasSubstr("503")));
 }
 
 // A report struct filled from the raw bytes (offsets per the ABI), independent of the parser.
@@ -638,7 +666,8 @@ AttestationReport RawReportFields(const Bytes& bytes) {
 
 TEST_F(ProviderFixture, CompleteCertificateSetFillsOnlyWhatIsMissing) {
   VHSM_REQUIRE_SNP_VECTORS();
-  AttestationReport report = RawReportFields(testdata::ReadVector("vectors/genoa-v3-vcek-azure-trustee/report.bin"));
+  AttestationReport report =
+      RawReportFields(testdata::ReadVector("vectors/genoa-v3-vcek-azure-trustee/report.bin"));
   Bytes vcek_pem = testdata::ReadVector("vectors/genoa-v3-vcek-azure-trustee/vcek.pem");
   // KDS serves DER; the vector holds PEM of the same certificate.
   crypto::BioPtr bio(BIO_new_mem_buf(vcek_pem.data(), static_cast<int>(vcek_pem.size())));
@@ -647,7 +676,9 @@ TEST_F(ProviderFixture, CompleteCertificateSetFillsOnlyWhatIsMissing) {
   Bytes vcek_der(static_cast<size_t>(i2d_X509(cert.get(), nullptr)));
   unsigned char* p = vcek_der.data();
   i2d_X509(cert.get(), &p);
-  kds.Serve("/vcek/v1/Genoa/" + HexEncode(report.chip_id) + "?blSPL=10&teeSPL=0&snpSPL=23&ucodeSPL=84", vcek_der);
+  kds.Serve(
+      "/vcek/v1/Genoa/" + HexEncode(report.chip_id) + "?blSPL=10&teeSPL=0&snpSPL=23&ucodeSPL=84",
+      vcek_der);
   kds.Serve("/vcek/v1/Genoa/cert_chain", ReadChain("genoa"));
   const int64_t now = clock.NowUnix();
   Bytes crl = MakeCrl(now - 10, now + 10);
@@ -655,11 +686,14 @@ TEST_F(ProviderFixture, CompleteCertificateSetFillsOnlyWhatIsMissing) {
 
   CollateralProvider provider = Online();
   CertificateSet certs;
-  ASSERT_OK(CompleteCertificateSet(provider, report, Product::kGenoa, {.chain = true, .crl = true}, certs));
+  ASSERT_OK(CompleteCertificateSet(provider, report, Product::kGenoa, {.chain = true, .crl = true},
+                                   certs));
   EXPECT_EQ(certs.vcek, vcek_der);
   // DER SHA-256 of SEV-Genoa and ARK-Genoa from MANIFEST.json.
-  EXPECT_EQ(HexEncode(crypto::Sha256(certs.ask)), "5464738c1546aed5f2cecf1dc98c5c960a92e8913238a61711bc90ec6e828521");
-  EXPECT_EQ(HexEncode(crypto::Sha256(certs.ark)), "4c6598d19c18719c5dfd4a7d335f674e5bfe1d8f800cea2cf270c10d103db2f1");
+  EXPECT_EQ(HexEncode(crypto::Sha256(certs.ask)),
+            "5464738c1546aed5f2cecf1dc98c5c960a92e8913238a61711bc90ec6e828521");
+  EXPECT_EQ(HexEncode(crypto::Sha256(certs.ark)),
+            "4c6598d19c18719c5dfd4a7d335f674e5bfe1d8f800cea2cf270c10d103db2f1");
   EXPECT_EQ(certs.crl, crl);
   EXPECT_TRUE(certs.vlek.empty());
   EXPECT_EQ(kds.requests(), 3);
@@ -674,7 +708,8 @@ TEST_F(ProviderFixture, CompleteCertificateSetFillsOnlyWhatIsMissing) {
 
 TEST_F(ProviderFixture, CompleteCertificateSetForVlekReports) {
   VHSM_REQUIRE_SNP_VECTORS();
-  AttestationReport report = RawReportFields(testdata::ReadVector("vectors/milan-v3-vlek-vmpl1-trustee/report.bin"));
+  AttestationReport report =
+      RawReportFields(testdata::ReadVector("vectors/milan-v3-vlek-vmpl1-trustee/report.bin"));
   ASSERT_EQ(report.signing_key_raw(), 1);
   CollateralProvider provider = Online();
   CertificateSet certs;
@@ -686,7 +721,8 @@ TEST_F(ProviderFixture, CompleteCertificateSetForVlekReports) {
   kds.Serve("/vlek/v1/Milan/cert_chain", vlek_chain);
   certs.vlek = testdata::ReadVector("vectors/milan-v3-vlek-vmpl1-trustee/vlek.der");
   ASSERT_OK(CompleteCertificateSet(provider, report, Product::kMilan, {.chain = true}, certs));
-  EXPECT_EQ(HexEncode(crypto::Sha256(certs.ask)), "c5e081f59b7efab1fe2f8b505e159704e72f29cab7ef7cf628a05a42439082f5");
+  EXPECT_EQ(HexEncode(crypto::Sha256(certs.ask)),
+            "c5e081f59b7efab1fe2f8b505e159704e72f29cab7ef7cf628a05a42439082f5");
   EXPECT_TRUE(certs.vcek.empty());
   EXPECT_EQ(kds.targets(), std::vector<std::string>{"/vlek/v1/Milan/cert_chain"});
 
@@ -697,11 +733,15 @@ TEST_F(ProviderFixture, CompleteCertificateSetForVlekReports) {
 
 TEST(KdsWellFormedTest, ChecksShapesOnly) {
   VHSM_REQUIRE_SNP_VECTORS();
-  EXPECT_OK(CheckDerCertificate(testdata::ReadVector("vectors/genoa-v5-vcek-oak/vcek.der"), "vcek"));
-  // A syntactically fine certificate that is not AMD-signed still passes: trust is not decided here.
-  EXPECT_OK(CheckDerCertificate(testdata::ReadVector("vectors/neg-fake-vcek-hwid-encodings-trustee/vcek_hwid_raw64.der"),
-                                "vcek"));
-  EXPECT_THAT(CheckDerCertificate(Bytes{0x30, 0x03, 0x02, 0x01}, "vcek"), StatusIs(StatusCode::kDataLoss, HasSubstr("vcek")));
+  EXPECT_OK(
+      CheckDerCertificate(testdata::ReadVector("vectors/genoa-v5-vcek-oak/vcek.der"), "vcek"));
+  // A syntactically fine certificate that is not AMD-signed still passes: trust is not decided
+  // here.
+  EXPECT_OK(CheckDerCertificate(
+      testdata::ReadVector("vectors/neg-fake-vcek-hwid-encodings-trustee/vcek_hwid_raw64.der"),
+      "vcek"));
+  EXPECT_THAT(CheckDerCertificate(Bytes{0x30, 0x03, 0x02, 0x01}, "vcek"),
+              StatusIs(StatusCode::kDataLoss, HasSubstr("vcek")));
   EXPECT_OK(CheckPemChain(ReadChain("turin"), "chain"));
   EXPECT_THAT(CrlNextUpdate(Bytes{}, "crl"), StatusIs(StatusCode::kDataLoss, HasSubstr("crl")));
 }
