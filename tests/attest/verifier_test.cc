@@ -6,6 +6,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -437,6 +439,48 @@ TEST_F(GeneratedPkiTest, CachedChainStillChecksTime) {
   EXPECT_EQ(v->cached_chains(), 1u);
   clock.Advance(400 * testpki::kDay);
   EXPECT_THAT(v->Verify(ev), StatusIs(StatusCode::kFailedPrecondition, HasSubstr("expired")));
+}
+
+
+// Builds the fuzz seed inputs and checks each decodes; with VHSM_WRITE_FUZZ_SEEDS=1 it also
+// writes them to fuzz/corpus/{amd_cert,crl}/ (how the committed seeds were generated).
+TEST_F(GeneratedPkiTest, FuzzSeeds) {
+  const testpki::Hierarchy& h = *milan_;
+  std::vector<std::pair<std::string, Bytes>> certs = {
+      {"milan_vcek.der", h.leaf}, {"turin_vcek.der", turin_->leaf}, {"milan_ark.der", h.ark}, {"milan_ask.der", h.ask}};
+  testpki::CertSpec wrapped{.subject_cn = "SEV-VCEK", .issuer_cn = "SEV-Milan", .serial = {0x00},
+                            .not_before = h.now, .not_after = h.now + testpki::kDay,
+                            .extensions = testpki::AmdLeafExtensions(Product::kMilan, h.tcb, h.chip_id, false, true)};
+  certs.push_back({"milan_vcek_hwid_octet.der", testpki::MakeCert(wrapped, h.leaf_key.get(), h.ask_key.get())});
+  testpki::CertSpec vlek{.subject_cn = "SEV-VLEK", .issuer_cn = "SEV-VLEK-Milan", .serial = {0x00},
+                         .not_before = h.now, .not_after = h.now + testpki::kDay,
+                         .extensions = testpki::AmdLeafExtensions(Product::kMilan, h.tcb, h.chip_id, true)};
+  certs.push_back({"milan_vlek.der", testpki::MakeCert(vlek, h.leaf_key.get(), h.ask_key.get())});
+  certs.push_back({"spl_integer.bin", testpki::DerInteger(0xD9)});
+  certs.push_back({"product_name.bin", testpki::DerIa5("Milan-B0")});
+  for (const auto& [name, der] : certs) {
+    if (name.find(".der") == std::string::npos) continue;
+    SCOPED_TRACE(name);
+    ASSERT_OK_AND_ASSIGN(crypto::Certificate c, crypto::Certificate::Parse(der));
+    EXPECT_OK(snp::ParseAmdCertInfo(c).status());
+  }
+  const int64_t d = testpki::kDay;
+  std::vector<std::pair<std::string, Bytes>> crls = {
+      {"empty.der", testpki::MakeCrl({.issuer_cn = "ARK-Milan", .this_update = h.now, .next_update = h.now + d}, h.ark_key.get())},
+      {"revoked.der", testpki::MakeCrl({.issuer_cn = "ARK-Milan", .this_update = h.now, .next_update = h.now + d,
+                                        .revoked_serials = {{0x01, 0x00, 0x01}, {0x00}}}, h.ark_key.get())},
+      {"no_next_update.der", testpki::MakeCrl({.issuer_cn = "ARK-Milan", .this_update = h.now}, h.ark_key.get())}};
+  for (const auto& [name, der] : crls) {
+    SCOPED_TRACE(name);
+    ASSERT_OK_AND_ASSIGN(crypto::Crl c, crypto::Crl::Parse(der));
+    EXPECT_EQ(c.IssuerCn(), "ARK-Milan");
+  }
+  if (std::getenv("VHSM_WRITE_FUZZ_SEEDS") == nullptr) return;
+  for (const auto& [dir, files] : {std::pair{"amd_cert", certs}, std::pair{"crl", crls}}) {
+    std::string path = testdata::SourceDir() + "/fuzz/corpus/" + dir;
+    std::filesystem::create_directories(path);
+    for (const auto& [name, der] : files) ASSERT_OK(WriteFileAtomic(path + "/" + name, der));
+  }
 }
 
 }  // namespace
