@@ -1,0 +1,80 @@
+#include "ipc/mech_params.h"
+
+#include "ipc/codec.h"
+
+namespace vhsm::ipc {
+
+Bytes EncodeGcm(const GcmParams& p) {
+  MsgWriter w;
+  w.PutBytes(p.iv);
+  w.PutBytes(p.aad);
+  w.PutU64(p.tag_bits);
+  return w.Take();
+}
+Result<GcmParams> DecodeGcm(ByteSpan b) {
+  MsgReader r(b);
+  GcmParams p;
+  VHSM_ASSIGN_OR_RETURN(ByteSpan iv, r.GetBytes("gcm.iv", 256));
+  VHSM_ASSIGN_OR_RETURN(ByteSpan aad, r.GetBytes("gcm.aad", kMaxAttributeValue));
+  VHSM_ASSIGN_OR_RETURN(p.tag_bits, r.GetU64("gcm.tag_bits"));
+  VHSM_RETURN_IF_ERROR(r.ExpectEnd("gcm"));
+  p.iv.assign(iv.begin(), iv.end());
+  p.aad.assign(aad.begin(), aad.end());
+  return p;
+}
+
+Bytes EncodePss(const PssParams& p) {
+  MsgWriter w;
+  w.PutU64(p.hash_alg);
+  w.PutU64(p.mgf);
+  w.PutU64(p.salt_len);
+  return w.Take();
+}
+Result<PssParams> DecodePss(ByteSpan b) {
+  MsgReader r(b);
+  PssParams p;
+  VHSM_ASSIGN_OR_RETURN(p.hash_alg, r.GetU64("pss.hash_alg"));
+  VHSM_ASSIGN_OR_RETURN(p.mgf, r.GetU64("pss.mgf"));
+  VHSM_ASSIGN_OR_RETURN(p.salt_len, r.GetU64("pss.salt_len"));
+  VHSM_RETURN_IF_ERROR(r.ExpectEnd("pss"));
+  return p;
+}
+
+Bytes EncodeOaep(const OaepParams& p) {
+  MsgWriter w;
+  w.PutU64(p.hash_alg);
+  w.PutU64(p.mgf);
+  w.PutU64(p.source);
+  w.PutBytes(p.label);
+  return w.Take();
+}
+Result<OaepParams> DecodeOaep(ByteSpan b) {
+  MsgReader r(b);
+  OaepParams p;
+  VHSM_ASSIGN_OR_RETURN(p.hash_alg, r.GetU64("oaep.hash_alg"));
+  VHSM_ASSIGN_OR_RETURN(p.mgf, r.GetU64("oaep.mgf"));
+  VHSM_ASSIGN_OR_RETURN(p.source, r.GetU64("oaep.source"));
+  VHSM_ASSIGN_OR_RETURN(ByteSpan label, r.GetBytes("oaep.label", kMaxAttributeValue));
+  VHSM_RETURN_IF_ERROR(r.ExpectEnd("oaep"));
+  p.label.assign(label.begin(), label.end());
+  return p;
+}
+
+Bytes EncodeCtr(const CtrParams& p) {
+  MsgWriter w;
+  w.PutU64(p.counter_bits);
+  w.PutBytes(p.counter_block);
+  return w.Take();
+}
+Result<CtrParams> DecodeCtr(ByteSpan b) {
+  MsgReader r(b);
+  CtrParams p;
+  VHSM_ASSIGN_OR_RETURN(p.counter_bits, r.GetU64("ctr.counter_bits"));
+  VHSM_ASSIGN_OR_RETURN(ByteSpan cb, r.GetBytes("ctr.cb", 16));
+  VHSM_RETURN_IF_ERROR(r.ExpectEnd("ctr"));
+  if (cb.size() != 16) return InvalidArgumentError("ctr.cb: got " + std::to_string(cb.size()) + " bytes, want 16");
+  p.counter_block.assign(cb.begin(), cb.end());
+  return p;
+}
+
+}  // namespace vhsm::ipc

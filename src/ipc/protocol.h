@@ -1,0 +1,72 @@
+// protocol.h: the vhsmd wire protocol shared by the daemon (vhsm/) and the PKCS#11 client module
+// (pkcs11/). Every message is one frame: a fixed 16-byte little-endian header {magic "VHSM",
+// version, opcode, request id, payload length} followed by the payload. Payload length has a hard
+// limit so a peer can never make the other side allocate without bound. Requests and replies use
+// the same header; a reply echoes the opcode and request id (so requests can be pipelined) and its
+// payload starts with a u64 CK_RV. One PKCS#11 operation costs one round trip (e.g. kSign carries
+// mechanism, key and data; the client defers C_SignInit until C_Sign). Wire format: docs/vhsm.md.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "base/bytes.h"
+#include "base/status.h"
+
+namespace vhsm::ipc {
+
+inline constexpr uint32_t kMagic = 0x4d534856;  // "VHSM" little-endian
+inline constexpr uint16_t kProtocolVersion = 1;
+inline constexpr size_t kHeaderSize = 16;
+// 4 MiB: large enough for a C_FindObjects reply of 100k handles (8 bytes each) plus slack.
+inline constexpr uint32_t kMaxPayload = 4u << 20;
+
+enum class Opcode : uint16_t {
+  kHello = 1,
+  kGetTokenInfo = 2,
+  kGetMechanismList = 3,
+  kGetMechanismInfo = 4,
+  kInitToken = 5,
+  kInitPin = 6,
+  kSetPin = 7,
+  kOpenSession = 8,
+  kCloseSession = 9,
+  kCloseAllSessions = 10,
+  kGetSessionInfo = 11,
+  kLogin = 12,
+  kLogout = 13,
+  kCreateObject = 14,
+  kDestroyObject = 15,
+  kGetAttributeValue = 16,
+  kSetAttributeValue = 17,
+  kFindObjects = 18,
+  kGenerateKey = 19,
+  kGenerateKeyPair = 20,
+  kSign = 21,
+  kVerify = 22,
+  kEncrypt = 23,
+  kDecrypt = 24,
+  kDigest = 25,
+  kGenerateRandom = 26,
+  kGetObjectSize = 27,
+  kMaxOpcode = 27,
+};
+
+struct FrameHeader {
+  uint16_t version = kProtocolVersion;
+  Opcode opcode = Opcode::kHello;
+  uint32_t request_id = 0;
+  uint32_t payload_len = 0;
+};
+
+// Serialises a header + payload. The payload must be at most kMaxPayload (checked by callers that
+// build replies: an oversized reply becomes an error reply instead).
+Bytes EncodeFrame(Opcode opcode, uint32_t request_id, ByteSpan payload);
+void EncodeHeader(const FrameHeader& h, std::span<uint8_t, kHeaderSize> out);
+
+// Parses and validates the 16-byte header: InvalidArgument for bad magic or an unknown opcode,
+// FailedPrecondition for a protocol version other than kProtocolVersion, ResourceExhausted for a
+// payload length above kMaxPayload. The message names the field.
+Result<FrameHeader> DecodeHeader(ByteSpan header);
+
+}  // namespace vhsm::ipc

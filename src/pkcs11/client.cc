@@ -1,0 +1,83 @@
+#include "pkcs11/client.h"
+
+#include <openssl/rand.h>
+#include <unistd.h>
+
+#include "ipc/codec.h"
+#include "ipc/transport.h"
+
+namespace vhsm::pkcs11 {
+
+Client::Client(ClientOptions options) : options_(std::move(options)), app_token_(16) {
+  RAND_bytes(app_token_.data(), static_cast<int>(app_token_.size()));
+}
+
+Client::~Client() {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& c : idle_) ::close(c->fd);
+}
+
+void Client::AbandonAll() {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& c : idle_) ::close(c->fd);
+  idle_.clear();
+}
+
+Result<Bytes> Client::RoundTrip(Conn& c, ipc::Opcode op, ByteSpan payload) {
+  if (payload.size() > ipc::kMaxPayload) {
+    return ResourceExhaustedError("request of " + std::to_string(payload.size()) + " bytes exceeds the frame limit");
+  }
+  uint32_t id = c.next_id++;
+  VHSM_RETURN_IF_ERROR(ipc::WriteAll(c.fd, ipc::EncodeFrame(op, id, payload)));
+  VHSM_ASSIGN_OR_RETURN(ipc::Frame f, ipc::ReadFrame(c.fd));
+  if (f.header.request_id != id || f.header.opcode != op) {
+    return UnavailableError("reply does not match request " + std::to_string(id));
+  }
+  if (f.payload.size() < 8) return UnavailableError("reply without a return value");
+  return std::move(f.payload);
+}
+
+Result<std::unique_ptr<Client::Conn>> Client::Connect() {
+  VHSM_ASSIGN_OR_RETURN(int fd, ipc::ConnectUnix(options_.socket_path, options_.timeout_ms));
+  auto c = std::make_unique<Conn>();
+  c->fd = fd;
+  ipc::MsgWriter w;
+  w.PutU64(ipc::kProtocolVersion);
+  w.PutBytes(app_token_);
+  Result<Bytes> reply = RoundTrip(*c, ipc::Opcode::kHello, w.Take());
+  if (!reply.ok()) {
+    ::close(fd);
+    return reply.status().Annotate("hello to vhsmd at " + options_.socket_path);
+  }
+  ipc::MsgReader r(*reply);
+  Result<uint64_t> rv = r.GetU64("rv");
+  if (!rv.ok() || *rv != 0) {
+    ::close(fd);
+    return UnavailableError("vhsmd at " + options_.socket_path + " refused hello");
+  }
+  return c;
+}
+
+Result<Bytes> Client::Call(ipc::Opcode op, ByteSpan payload) {
+  std::unique_ptr<Conn> c;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!idle_.empty()) {
+      c = std::move(idle_.back());
+      idle_.pop_back();
+    }
+  }
+  if (!c) {
+    VHSM_ASSIGN_OR_RETURN(c, Connect());
+  }
+  Result<Bytes> reply = RoundTrip(*c, op, payload);
+  if (!reply.ok()) {
+    ::close(c->fd);  // the stream position is unknown: never reuse this connection
+    return reply.status();
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  idle_.push_back(std::move(c));
+  return reply;
+}
+
+}  // namespace vhsm::pkcs11

@@ -1,0 +1,56 @@
+// client.h: the client module's connection to vhsmd. Keeps a small pool of connections so that
+// each application thread has its own (no lock held during a round trip); every new connection
+// introduces itself with kHello and this process's random application token, so the daemon
+// shares one login state across them. Call() is one round trip: it writes a request frame and
+// reads the reply with the same request id. A transport failure drops that connection and returns
+// Unavailable (mapped to CKR_DEVICE_ERROR by the caller); no call blocks longer than the receive
+// timeout. Never holds key material.
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "base/bytes.h"
+#include "base/status.h"
+#include "ipc/protocol.h"
+
+namespace vhsm::pkcs11 {
+
+struct ClientOptions {
+  std::string socket_path;
+  int timeout_ms = 60000;  // RSA-4096 key generation can take seconds
+};
+
+class Client {
+ public:
+  explicit Client(ClientOptions options);
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // One round trip. Returns the reply payload (starting with the u64 CK_RV).
+  Result<Bytes> Call(ipc::Opcode op, ByteSpan payload);
+  // Closes every pooled connection without talking to the daemon (used after fork in the child,
+  // where the descriptors are copies shared with the parent).
+  void AbandonAll();
+  const std::string& socket_path() const { return options_.socket_path; }
+
+ private:
+  struct Conn {
+    int fd = -1;
+    uint32_t next_id = 1;
+  };
+  Result<std::unique_ptr<Conn>> Connect();
+  Result<Bytes> RoundTrip(Conn& c, ipc::Opcode op, ByteSpan payload);
+
+  ClientOptions options_;
+  Bytes app_token_;
+  std::mutex mu_;
+  std::vector<std::unique_ptr<Conn>> idle_;  // guarded by mu_
+};
+
+}  // namespace vhsm::pkcs11

@@ -1,0 +1,745 @@
+#include "vhsm/engine.h"
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/rand.h>
+#include <openssl/rsa.h>
+
+#include <cstring>
+
+#include "crypto/error.h"
+#include "ipc/mech_params.h"
+
+namespace vhsm::hsm {
+namespace {
+
+constexpr CK_FLAGS kSignVerify = CKF_SIGN | CKF_VERIFY;
+constexpr CK_FLAGS kEncDec = CKF_ENCRYPT | CKF_DECRYPT;
+constexpr CK_FLAGS kEcFlags = CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS;
+
+constexpr MechanismEntry kMechanisms[] = {
+    {CKM_AES_KEY_GEN, 16, 32, CKF_GENERATE},
+    {CKM_AES_ECB, 16, 32, kEncDec},
+    {CKM_AES_CBC, 16, 32, kEncDec},
+    {CKM_AES_CBC_PAD, 16, 32, kEncDec},
+    {CKM_AES_CTR, 16, 32, kEncDec},
+    {CKM_AES_GCM, 16, 32, kEncDec},
+    {CKM_GENERIC_SECRET_KEY_GEN, 8, 4096, CKF_GENERATE},
+    {CKM_SHA_1_HMAC, 1, 512, kSignVerify},
+    {CKM_SHA256_HMAC, 1, 512, kSignVerify},
+    {CKM_SHA384_HMAC, 1, 512, kSignVerify},
+    {CKM_SHA512_HMAC, 1, 512, kSignVerify},
+    {CKM_EC_KEY_PAIR_GEN, 256, 521, CKF_GENERATE_KEY_PAIR | kEcFlags},
+    {CKM_ECDSA, 256, 521, kSignVerify | kEcFlags},
+    {CKM_ECDSA_SHA1, 256, 521, kSignVerify | kEcFlags},
+    {CKM_ECDSA_SHA224, 256, 521, kSignVerify | kEcFlags},
+    {CKM_ECDSA_SHA256, 256, 521, kSignVerify | kEcFlags},
+    {CKM_ECDSA_SHA384, 256, 521, kSignVerify | kEcFlags},
+    {CKM_ECDSA_SHA512, 256, 521, kSignVerify | kEcFlags},
+    {CKM_RSA_PKCS_KEY_PAIR_GEN, 2048, 4096, CKF_GENERATE_KEY_PAIR},
+    {CKM_RSA_PKCS, 2048, 4096, kSignVerify | kEncDec},
+    {CKM_SHA1_RSA_PKCS, 2048, 4096, kSignVerify},
+    {CKM_SHA224_RSA_PKCS, 2048, 4096, kSignVerify},
+    {CKM_SHA256_RSA_PKCS, 2048, 4096, kSignVerify},
+    {CKM_SHA384_RSA_PKCS, 2048, 4096, kSignVerify},
+    {CKM_SHA512_RSA_PKCS, 2048, 4096, kSignVerify},
+    {CKM_RSA_PKCS_PSS, 2048, 4096, kSignVerify},
+    {CKM_SHA1_RSA_PKCS_PSS, 2048, 4096, kSignVerify},
+    {CKM_SHA224_RSA_PKCS_PSS, 2048, 4096, kSignVerify},
+    {CKM_SHA256_RSA_PKCS_PSS, 2048, 4096, kSignVerify},
+    {CKM_SHA384_RSA_PKCS_PSS, 2048, 4096, kSignVerify},
+    {CKM_SHA512_RSA_PKCS_PSS, 2048, 4096, kSignVerify},
+    {CKM_RSA_PKCS_OAEP, 2048, 4096, kEncDec},
+    {CKM_SHA_1, 0, 0, CKF_DIGEST},
+    {CKM_SHA224, 0, 0, CKF_DIGEST},
+    {CKM_SHA256, 0, 0, CKF_DIGEST},
+    {CKM_SHA384, 0, 0, CKF_DIGEST},
+    {CKM_SHA512, 0, 0, CKF_DIGEST},
+};
+
+struct Curve {
+  Bytes oid_der;
+  const char* name;
+  size_t order_len;
+};
+const Curve kCurves[] = {
+    {{0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07}, "P-256", 32},
+    {{0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22}, "P-384", 48},
+    {{0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23}, "P-521", 66},
+};
+
+// DER OCTET STRING wrapping (CKA_EC_POINT).
+Bytes DerOctetString(ByteSpan v) {
+  Bytes out{0x04};
+  if (v.size() < 128) {
+    out.push_back(static_cast<uint8_t>(v.size()));
+  } else if (v.size() < 256) {
+    out.push_back(0x81);
+    out.push_back(static_cast<uint8_t>(v.size()));
+  } else {
+    out.push_back(0x82);
+    out.push_back(static_cast<uint8_t>(v.size() >> 8));
+    out.push_back(static_cast<uint8_t>(v.size()));
+  }
+  out.insert(out.end(), v.begin(), v.end());
+  return out;
+}
+
+CK_RV Fail(CK_RV rv) {
+  crypto::ClearOpenSslErrors();
+  return rv;
+}
+
+Result<Bytes> BnParam(const EVP_PKEY* pkey, const char* name, size_t pad = 0) {
+  BIGNUM* raw = nullptr;
+  if (EVP_PKEY_get_bn_param(pkey, name, &raw) != 1) return crypto::OpenSslError(name);
+  crypto::BnPtr bn(raw);
+  size_t len = std::max(pad, static_cast<size_t>(BN_num_bytes(bn.get())));
+  Bytes out(len);
+  if (BN_bn2binpad(bn.get(), out.data(), static_cast<int>(len)) < 0) return crypto::OpenSslError(name);
+  return out;
+}
+
+Result<Bytes> PublicKeyInfo(EVP_PKEY* pkey) {
+  int len = i2d_PUBKEY(pkey, nullptr);
+  if (len <= 0) return crypto::OpenSslError("i2d_PUBKEY");
+  Bytes out(static_cast<size_t>(len));
+  uint8_t* p = out.data();
+  i2d_PUBKEY(pkey, &p);
+  return out;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Engine>> Engine::Create() {
+  std::unique_ptr<Engine> e(new Engine());
+  e->hmac_.reset(EVP_MAC_fetch(nullptr, "HMAC", nullptr));
+  e->sha1_.reset(EVP_MD_fetch(nullptr, "SHA1", nullptr));
+  e->sha224_.reset(EVP_MD_fetch(nullptr, "SHA224", nullptr));
+  e->sha256_.reset(EVP_MD_fetch(nullptr, "SHA256", nullptr));
+  e->sha384_.reset(EVP_MD_fetch(nullptr, "SHA384", nullptr));
+  e->sha512_.reset(EVP_MD_fetch(nullptr, "SHA512", nullptr));
+  if (!e->hmac_ || !e->sha1_ || !e->sha224_ || !e->sha256_ || !e->sha384_ || !e->sha512_) {
+    return crypto::OpenSslError("fetching HMAC/SHA algorithms");
+  }
+  const char* modes[4] = {"ECB", "CBC", "CTR", "GCM"};
+  const int bits[3] = {128, 192, 256};
+  for (int m = 0; m < 4; ++m) {
+    for (int k = 0; k < 3; ++k) {
+      std::string name = "AES-" + std::to_string(bits[k]) + "-" + modes[m];
+      e->aes_[m][k].reset(EVP_CIPHER_fetch(nullptr, name.c_str(), nullptr));
+      if (!e->aes_[m][k]) return crypto::OpenSslError("fetching " + name);
+    }
+  }
+  return e;
+}
+
+std::span<const MechanismEntry> Engine::Mechanisms() const { return kMechanisms; }
+
+const MechanismEntry* Engine::FindMechanism(CK_MECHANISM_TYPE type) const {
+  for (const MechanismEntry& m : kMechanisms) {
+    if (m.type == type) return &m;
+  }
+  return nullptr;
+}
+
+namespace {
+
+const EVP_MD* PickMd(CK_MECHANISM_TYPE hash_mech, const EVP_MD* s1, const EVP_MD* s224, const EVP_MD* s256,
+                     const EVP_MD* s384, const EVP_MD* s512) {
+  switch (hash_mech) {
+    case CKM_SHA_1: return s1;
+    case CKM_SHA224: return s224;
+    case CKM_SHA256: return s256;
+    case CKM_SHA384: return s384;
+    case CKM_SHA512: return s512;
+    default: return nullptr;
+  }
+}
+
+CK_MECHANISM_TYPE MgfHash(CK_ULONG mgf) {
+  switch (mgf) {
+    case CKG_MGF1_SHA1: return CKM_SHA_1;
+    case CKG_MGF1_SHA224: return CKM_SHA224;
+    case CKG_MGF1_SHA256: return CKM_SHA256;
+    case CKG_MGF1_SHA384: return CKM_SHA384;
+    case CKG_MGF1_SHA512: return CKM_SHA512;
+    default: return CKM_VENDOR_DEFINED;
+  }
+}
+
+// Hash mechanism for the hashed sign mechanisms, or 0 for the raw ones.
+CK_MECHANISM_TYPE HashOf(CK_MECHANISM_TYPE m) {
+  switch (m) {
+    case CKM_ECDSA_SHA1: case CKM_SHA1_RSA_PKCS: case CKM_SHA1_RSA_PKCS_PSS: case CKM_SHA_1_HMAC:
+      return CKM_SHA_1;
+    case CKM_ECDSA_SHA224: case CKM_SHA224_RSA_PKCS: case CKM_SHA224_RSA_PKCS_PSS: return CKM_SHA224;
+    case CKM_ECDSA_SHA256: case CKM_SHA256_RSA_PKCS: case CKM_SHA256_RSA_PKCS_PSS: case CKM_SHA256_HMAC:
+      return CKM_SHA256;
+    case CKM_ECDSA_SHA384: case CKM_SHA384_RSA_PKCS: case CKM_SHA384_RSA_PKCS_PSS: case CKM_SHA384_HMAC:
+      return CKM_SHA384;
+    case CKM_ECDSA_SHA512: case CKM_SHA512_RSA_PKCS: case CKM_SHA512_RSA_PKCS_PSS: case CKM_SHA512_HMAC:
+      return CKM_SHA512;
+    default: return 0;
+  }
+}
+
+enum class Family { kNone, kEcdsa, kRsaPkcs, kRsaPss, kHmac };
+Family FamilyOf(CK_MECHANISM_TYPE m) {
+  switch (m) {
+    case CKM_ECDSA: case CKM_ECDSA_SHA1: case CKM_ECDSA_SHA224: case CKM_ECDSA_SHA256:
+    case CKM_ECDSA_SHA384: case CKM_ECDSA_SHA512:
+      return Family::kEcdsa;
+    case CKM_RSA_PKCS: case CKM_SHA1_RSA_PKCS: case CKM_SHA224_RSA_PKCS: case CKM_SHA256_RSA_PKCS:
+    case CKM_SHA384_RSA_PKCS: case CKM_SHA512_RSA_PKCS:
+      return Family::kRsaPkcs;
+    case CKM_RSA_PKCS_PSS: case CKM_SHA1_RSA_PKCS_PSS: case CKM_SHA224_RSA_PKCS_PSS:
+    case CKM_SHA256_RSA_PKCS_PSS: case CKM_SHA384_RSA_PKCS_PSS: case CKM_SHA512_RSA_PKCS_PSS:
+      return Family::kRsaPss;
+    case CKM_SHA_1_HMAC: case CKM_SHA256_HMAC: case CKM_SHA384_HMAC: case CKM_SHA512_HMAC:
+      return Family::kHmac;
+    default: return Family::kNone;
+  }
+}
+
+size_t EcOrderLen(const EVP_PKEY* pkey) { return static_cast<size_t>((EVP_PKEY_get_bits(pkey) + 7) / 8); }
+
+}  // namespace
+
+#define VHSM_MD(m) PickMd((m), sha1_.get(), sha224_.get(), sha256_.get(), sha384_.get(), sha512_.get())
+
+CK_RV Engine::GenerateSecret(const ipc::WireMechanism& mech, Object* obj) const {
+  std::optional<CK_ULONG> len = obj->GetUlong(CKA_VALUE_LEN);
+  if (!len) return CKR_TEMPLATE_INCOMPLETE;
+  if (mech.type == CKM_AES_KEY_GEN) {
+    if (*len != 16 && *len != 24 && *len != 32) return CKR_ATTRIBUTE_VALUE_INVALID;
+  } else if (mech.type == CKM_GENERIC_SECRET_KEY_GEN) {
+    if (*len < 1 || *len > 512) return CKR_ATTRIBUTE_VALUE_INVALID;
+  } else {
+    return CKR_MECHANISM_INVALID;
+  }
+  if (!mech.param.empty()) return CKR_MECHANISM_PARAM_INVALID;
+  SecretBytes key(*len);
+  if (RAND_priv_bytes(key.MutableExpose().data(), static_cast<int>(key.size())) != 1) {
+    return Fail(CKR_FUNCTION_FAILED);
+  }
+  obj->secret = std::move(key);
+  return CKR_OK;
+}
+
+CK_RV Engine::GenerateKeyPair(const ipc::WireMechanism& mech, Object* pub, Object* priv) const {
+  if (!mech.param.empty()) return CKR_MECHANISM_PARAM_INVALID;
+  crypto::EvpPkeyPtr pkey;
+  if (mech.type == CKM_EC_KEY_PAIR_GEN) {
+    const Bytes* params = pub->Get(CKA_EC_PARAMS);
+    if (params == nullptr) return CKR_TEMPLATE_INCOMPLETE;
+    const Curve* curve = nullptr;
+    for (const Curve& c : kCurves) {
+      if (c.oid_der == *params) curve = &c;
+    }
+    if (curve == nullptr) return CKR_CURVE_NOT_SUPPORTED;
+    crypto::EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
+    OSSL_PARAM p[] = {OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
+                                                       const_cast<char*>(curve->name), 0),
+                      OSSL_PARAM_construct_end()};
+    EVP_PKEY* raw = nullptr;
+    if (!ctx || EVP_PKEY_keygen_init(ctx.get()) != 1 || EVP_PKEY_CTX_set_params(ctx.get(), p) != 1 ||
+        EVP_PKEY_generate(ctx.get(), &raw) != 1) {
+      return Fail(CKR_FUNCTION_FAILED);
+    }
+    pkey.reset(raw);
+    uint8_t point[160];
+    size_t point_len = 0;
+    if (EVP_PKEY_get_octet_string_param(pkey.get(), OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point, sizeof(point),
+                                        &point_len) != 1) {
+      return Fail(CKR_FUNCTION_FAILED);
+    }
+    pub->attrs[CKA_EC_POINT] = DerOctetString(ByteSpan(point, point_len));
+    priv->attrs[CKA_EC_PARAMS] = *params;
+  } else if (mech.type == CKM_RSA_PKCS_KEY_PAIR_GEN) {
+    std::optional<CK_ULONG> bits = pub->GetUlong(CKA_MODULUS_BITS);
+    if (!bits) return CKR_TEMPLATE_INCOMPLETE;
+    if (*bits < 2048 || *bits > 4096 || *bits % 8 != 0) return CKR_KEY_SIZE_RANGE;
+    crypto::BnPtr e(BN_new());
+    const Bytes* exp = pub->Get(CKA_PUBLIC_EXPONENT);
+    if (exp != nullptr && !exp->empty()) {
+      BN_bin2bn(exp->data(), static_cast<int>(exp->size()), e.get());
+    } else {
+      BN_set_word(e.get(), 65537);
+    }
+    if (BN_is_odd(e.get()) == 0 || BN_num_bits(e.get()) < 17 || BN_num_bits(e.get()) > 64) {
+      return CKR_ATTRIBUTE_VALUE_INVALID;
+    }
+    crypto::EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr));
+    EVP_PKEY* raw = nullptr;
+    if (!ctx || EVP_PKEY_keygen_init(ctx.get()) != 1 ||
+        EVP_PKEY_CTX_set_rsa_keygen_bits(ctx.get(), static_cast<int>(*bits)) != 1 ||
+        EVP_PKEY_CTX_set1_rsa_keygen_pubexp(ctx.get(), e.get()) != 1 || EVP_PKEY_generate(ctx.get(), &raw) != 1) {
+      return Fail(CKR_FUNCTION_FAILED);
+    }
+    pkey.reset(raw);
+    Result<Bytes> n = BnParam(pkey.get(), OSSL_PKEY_PARAM_RSA_N);
+    Result<Bytes> pe = BnParam(pkey.get(), OSSL_PKEY_PARAM_RSA_E);
+    if (!n.ok() || !pe.ok()) return Fail(CKR_FUNCTION_FAILED);
+    pub->attrs[CKA_MODULUS] = *n;
+    pub->attrs[CKA_PUBLIC_EXPONENT] = *pe;
+    priv->attrs[CKA_MODULUS] = *n;
+    priv->attrs[CKA_PUBLIC_EXPONENT] = *pe;
+  } else {
+    return CKR_MECHANISM_INVALID;
+  }
+  Result<Bytes> spki = PublicKeyInfo(pkey.get());
+  if (!spki.ok()) return Fail(CKR_FUNCTION_FAILED);
+  pub->attrs[CKA_PUBLIC_KEY_INFO] = *spki;
+  priv->attrs[CKA_PUBLIC_KEY_INFO] = *spki;
+  int len = i2d_PrivateKey(pkey.get(), nullptr);
+  if (len <= 0) return Fail(CKR_FUNCTION_FAILED);
+  SecretBytes der(static_cast<size_t>(len));
+  uint8_t* p = der.MutableExpose().data();
+  i2d_PrivateKey(pkey.get(), &p);
+  priv->secret = std::move(der);
+  priv->pkey = std::move(pkey);
+  const uint8_t* q = pub->attrs[CKA_PUBLIC_KEY_INFO].data();
+  pub->pkey.reset(d2i_PUBKEY(nullptr, &q, static_cast<long>(pub->attrs[CKA_PUBLIC_KEY_INFO].size())));
+  if (!pub->pkey) return Fail(CKR_FUNCTION_FAILED);
+  return CKR_OK;
+}
+
+Status Engine::Prepare(Object* obj) const {
+  if (obj->cls() == CKO_PRIVATE_KEY) {
+    const uint8_t* p = obj->secret.Expose().data();
+    obj->pkey.reset(d2i_AutoPrivateKey(nullptr, &p, static_cast<long>(obj->secret.size())));
+    if (!obj->pkey) return crypto::OpenSslError("private key DER", StatusCode::kDataLoss);
+  } else if (obj->cls() == CKO_PUBLIC_KEY) {
+    const Bytes* spki = obj->Get(CKA_PUBLIC_KEY_INFO);
+    if (spki == nullptr) return DataLossError("public key object without CKA_PUBLIC_KEY_INFO");
+    const uint8_t* p = spki->data();
+    obj->pkey.reset(d2i_PUBKEY(nullptr, &p, static_cast<long>(spki->size())));
+    if (!obj->pkey) return crypto::OpenSslError("public key DER", StatusCode::kDataLoss);
+  }
+  return OkStatus();
+}
+
+CK_RV Engine::ExportComponent(const Object& key, CK_ATTRIBUTE_TYPE type, Bytes* out) const {
+  if (key.cls() == CKO_SECRET_KEY && type == CKA_VALUE) {
+    out->assign(key.secret.Expose().begin(), key.secret.Expose().end());
+    return CKR_OK;
+  }
+  if (key.cls() != CKO_PRIVATE_KEY || !key.pkey) return CKR_ATTRIBUTE_TYPE_INVALID;
+  const char* name = nullptr;
+  size_t pad = 0;
+  if (key.key_type() == CKK_EC && type == CKA_VALUE) {
+    name = OSSL_PKEY_PARAM_PRIV_KEY;
+    pad = EcOrderLen(key.pkey.get());
+  } else if (key.key_type() == CKK_RSA) {
+    switch (type) {
+      case CKA_PRIVATE_EXPONENT: name = OSSL_PKEY_PARAM_RSA_D; break;
+      case CKA_PRIME_1: name = OSSL_PKEY_PARAM_RSA_FACTOR1; break;
+      case CKA_PRIME_2: name = OSSL_PKEY_PARAM_RSA_FACTOR2; break;
+      case CKA_EXPONENT_1: name = OSSL_PKEY_PARAM_RSA_EXPONENT1; break;
+      case CKA_EXPONENT_2: name = OSSL_PKEY_PARAM_RSA_EXPONENT2; break;
+      case CKA_COEFFICIENT: name = OSSL_PKEY_PARAM_RSA_COEFFICIENT1; break;
+      default: break;
+    }
+  }
+  if (name == nullptr) return CKR_ATTRIBUTE_TYPE_INVALID;
+  Result<Bytes> v = BnParam(key.pkey.get(), name, pad);
+  if (!v.ok()) return Fail(CKR_FUNCTION_FAILED);
+  *out = std::move(*v);
+  return CKR_OK;
+}
+
+namespace {
+
+// Applies RSA padding parameters to a signing/verifying context.
+CK_RV ConfigureRsa(EVP_PKEY_CTX* pctx, Family fam, const ipc::WireMechanism& mech, const EVP_MD* pss_md,
+                   const EVP_MD* mgf_md, int salt_len) {
+  if (fam == Family::kRsaPkcs) {
+    if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1) return Fail(CKR_FUNCTION_FAILED);
+    return CKR_OK;
+  }
+  (void)mech;
+  if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+      (pss_md != nullptr && EVP_PKEY_CTX_set_signature_md(pctx, pss_md) != 1) ||
+      EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, mgf_md) != 1 || EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, salt_len) != 1) {
+    return Fail(CKR_MECHANISM_PARAM_INVALID);
+  }
+  return CKR_OK;
+}
+
+}  // namespace
+
+// Shared by Sign and Verify: validates the mechanism against the key and runs the operation.
+// `sig` is the output for sign and the input for verify.
+#define VHSM_CHECK_KEY_CLASS(want)                                   \
+  if (key.cls() != (want)) return CKR_KEY_TYPE_INCONSISTENT;          \
+  if (!key.pkey && (want) != CKO_SECRET_KEY) return CKR_KEY_HANDLE_INVALID
+
+CK_RV Engine::Sign(const ipc::WireMechanism& mech, const Object& key, ByteSpan data, Bytes* out) const {
+  Family fam = FamilyOf(mech.type);
+  if (fam == Family::kNone) return CKR_MECHANISM_INVALID;
+  if (!key.GetBool(CKA_SIGN)) return CKR_KEY_FUNCTION_NOT_PERMITTED;
+  if (fam == Family::kHmac) return Hmac(mech, key, data, out);
+  VHSM_CHECK_KEY_CLASS(CKO_PRIVATE_KEY);
+  const EVP_MD* md = VHSM_MD(HashOf(mech.type));
+  const EVP_MD* pss_md = nullptr;
+  const EVP_MD* mgf_md = nullptr;
+  int salt = 0;
+  if (fam == Family::kEcdsa) {
+    if (key.key_type() != CKK_EC) return CKR_KEY_TYPE_INCONSISTENT;
+    if (!mech.param.empty()) return CKR_MECHANISM_PARAM_INVALID;
+  } else {
+    if (key.key_type() != CKK_RSA) return CKR_KEY_TYPE_INCONSISTENT;
+    if (fam == Family::kRsaPss) {
+      Result<ipc::PssParams> p = ipc::DecodePss(mech.param);
+      if (!p.ok()) return CKR_MECHANISM_PARAM_INVALID;
+      pss_md = VHSM_MD(p->hash_alg);
+      mgf_md = VHSM_MD(MgfHash(p->mgf));
+      if (pss_md == nullptr || mgf_md == nullptr || p->salt_len > 512) return CKR_MECHANISM_PARAM_INVALID;
+      if (md != nullptr && md != pss_md) return CKR_MECHANISM_PARAM_INVALID;
+      salt = static_cast<int>(p->salt_len);
+      if (md == nullptr && data.size() != static_cast<size_t>(EVP_MD_get_size(pss_md))) return CKR_DATA_LEN_RANGE;
+    } else if (!mech.param.empty()) {
+      return CKR_MECHANISM_PARAM_INVALID;
+    } else if (md == nullptr && data.size() + 11 > static_cast<size_t>(EVP_PKEY_get_size(key.pkey.get()))) {
+      return CKR_DATA_LEN_RANGE;
+    }
+  }
+  size_t len = 0;
+  crypto::EvpMdCtxPtr mctx;
+  crypto::EvpPkeyCtxPtr own;
+  EVP_PKEY_CTX* pctx = nullptr;
+  if (md != nullptr) {
+    mctx.reset(EVP_MD_CTX_new());
+    if (!mctx || EVP_DigestSignInit(mctx.get(), &pctx, md, nullptr, key.pkey.get()) != 1) {
+      return Fail(CKR_FUNCTION_FAILED);
+    }
+  } else {
+    own.reset(EVP_PKEY_CTX_new(key.pkey.get(), nullptr));
+    pctx = own.get();
+    if (pctx == nullptr || EVP_PKEY_sign_init(pctx) != 1) return Fail(CKR_FUNCTION_FAILED);
+  }
+  if (fam != Family::kEcdsa) {
+    CK_RV rv = ConfigureRsa(pctx, fam, mech, md == nullptr ? pss_md : nullptr, mgf_md, salt);
+    if (rv != CKR_OK) return rv;
+  }
+  Bytes sig;
+  if (md != nullptr) {
+    if (EVP_DigestSign(mctx.get(), nullptr, &len, data.data(), data.size()) != 1) return Fail(CKR_FUNCTION_FAILED);
+    sig.resize(len);
+    if (EVP_DigestSign(mctx.get(), sig.data(), &len, data.data(), data.size()) != 1) {
+      return Fail(CKR_FUNCTION_FAILED);
+    }
+  } else {
+    if (EVP_PKEY_sign(pctx, nullptr, &len, data.data(), data.size()) != 1) return Fail(CKR_FUNCTION_FAILED);
+    sig.resize(len);
+    if (EVP_PKEY_sign(pctx, sig.data(), &len, data.data(), data.size()) != 1) return Fail(CKR_DATA_LEN_RANGE);
+  }
+  sig.resize(len);
+  if (fam != Family::kEcdsa) {
+    *out = std::move(sig);
+    return CKR_OK;
+  }
+  // ECDSA: DER SEQUENCE{r,s} -> r || s, each padded to the order length (PKCS#11 2.40 sec. 2.3.1).
+  const uint8_t* p = sig.data();
+  crypto::EcdsaSigPtr es(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(sig.size())));
+  if (!es) return Fail(CKR_FUNCTION_FAILED);
+  size_t n = EcOrderLen(key.pkey.get());
+  out->assign(2 * n, 0);
+  if (BN_bn2binpad(ECDSA_SIG_get0_r(es.get()), out->data(), static_cast<int>(n)) < 0 ||
+      BN_bn2binpad(ECDSA_SIG_get0_s(es.get()), out->data() + n, static_cast<int>(n)) < 0) {
+    return Fail(CKR_FUNCTION_FAILED);
+  }
+  return CKR_OK;
+}
+
+CK_RV Engine::Verify(const ipc::WireMechanism& mech, const Object& key, ByteSpan data, ByteSpan sig) const {
+  Family fam = FamilyOf(mech.type);
+  if (fam == Family::kNone) return CKR_MECHANISM_INVALID;
+  if (!key.GetBool(CKA_VERIFY)) return CKR_KEY_FUNCTION_NOT_PERMITTED;
+  if (fam == Family::kHmac) {
+    Bytes mac;
+    CK_RV rv = Hmac(mech, key, data, &mac);
+    if (rv != CKR_OK) return rv;
+    if (sig.size() != mac.size()) return CKR_SIGNATURE_LEN_RANGE;
+    return CRYPTO_memcmp(mac.data(), sig.data(), mac.size()) == 0 ? CKR_OK : CKR_SIGNATURE_INVALID;
+  }
+  VHSM_CHECK_KEY_CLASS(CKO_PUBLIC_KEY);
+  const EVP_MD* md = VHSM_MD(HashOf(mech.type));
+  const EVP_MD* pss_md = nullptr;
+  const EVP_MD* mgf_md = nullptr;
+  int salt = 0;
+  Bytes der_sig;
+  ByteSpan check = sig;
+  if (fam == Family::kEcdsa) {
+    if (key.key_type() != CKK_EC) return CKR_KEY_TYPE_INCONSISTENT;
+    if (!mech.param.empty()) return CKR_MECHANISM_PARAM_INVALID;
+    size_t n = EcOrderLen(key.pkey.get());
+    if (sig.size() != 2 * n) return CKR_SIGNATURE_LEN_RANGE;
+    crypto::EcdsaSigPtr es(ECDSA_SIG_new());
+    BIGNUM* r = BN_bin2bn(sig.data(), static_cast<int>(n), nullptr);
+    BIGNUM* s = BN_bin2bn(sig.data() + n, static_cast<int>(n), nullptr);
+    if (!es || r == nullptr || s == nullptr) {
+      BN_free(r);
+      BN_free(s);
+      return Fail(CKR_HOST_MEMORY);
+    }
+    ECDSA_SIG_set0(es.get(), r, s);  // takes ownership of r and s
+    int len = i2d_ECDSA_SIG(es.get(), nullptr);
+    der_sig.resize(static_cast<size_t>(len));
+    uint8_t* p = der_sig.data();
+    i2d_ECDSA_SIG(es.get(), &p);
+    check = der_sig;
+  } else {
+    if (key.key_type() != CKK_RSA) return CKR_KEY_TYPE_INCONSISTENT;
+    if (sig.size() != static_cast<size_t>(EVP_PKEY_get_size(key.pkey.get()))) return CKR_SIGNATURE_LEN_RANGE;
+    if (fam == Family::kRsaPss) {
+      Result<ipc::PssParams> p = ipc::DecodePss(mech.param);
+      if (!p.ok()) return CKR_MECHANISM_PARAM_INVALID;
+      pss_md = VHSM_MD(p->hash_alg);
+      mgf_md = VHSM_MD(MgfHash(p->mgf));
+      if (pss_md == nullptr || mgf_md == nullptr || p->salt_len > 512) return CKR_MECHANISM_PARAM_INVALID;
+      if (md != nullptr && md != pss_md) return CKR_MECHANISM_PARAM_INVALID;
+      salt = static_cast<int>(p->salt_len);
+      if (md == nullptr && data.size() != static_cast<size_t>(EVP_MD_get_size(pss_md))) return CKR_DATA_LEN_RANGE;
+    } else if (!mech.param.empty()) {
+      return CKR_MECHANISM_PARAM_INVALID;
+    }
+  }
+  crypto::EvpMdCtxPtr mctx;
+  crypto::EvpPkeyCtxPtr own;
+  EVP_PKEY_CTX* pctx = nullptr;
+  if (md != nullptr) {
+    mctx.reset(EVP_MD_CTX_new());
+    if (!mctx || EVP_DigestVerifyInit(mctx.get(), &pctx, md, nullptr, key.pkey.get()) != 1) {
+      return Fail(CKR_FUNCTION_FAILED);
+    }
+  } else {
+    own.reset(EVP_PKEY_CTX_new(key.pkey.get(), nullptr));
+    pctx = own.get();
+    if (pctx == nullptr || EVP_PKEY_verify_init(pctx) != 1) return Fail(CKR_FUNCTION_FAILED);
+  }
+  if (fam != Family::kEcdsa) {
+    CK_RV rv = ConfigureRsa(pctx, fam, mech, md == nullptr ? pss_md : nullptr, mgf_md, salt);
+    if (rv != CKR_OK) return rv;
+  }
+  int ok = md != nullptr ? EVP_DigestVerify(mctx.get(), check.data(), check.size(), data.data(), data.size())
+                         : EVP_PKEY_verify(pctx, check.data(), check.size(), data.data(), data.size());
+  crypto::ClearOpenSslErrors();
+  return ok == 1 ? CKR_OK : CKR_SIGNATURE_INVALID;
+}
+
+CK_RV Engine::Hmac(const ipc::WireMechanism& mech, const Object& key, ByteSpan data, Bytes* out) const {
+  if (key.cls() != CKO_SECRET_KEY || key.key_type() != CKK_GENERIC_SECRET) return CKR_KEY_TYPE_INCONSISTENT;
+  if (!mech.param.empty()) return CKR_MECHANISM_PARAM_INVALID;
+  const EVP_MD* md = VHSM_MD(HashOf(mech.type));
+  crypto::EvpMacCtxPtr ctx(EVP_MAC_CTX_new(hmac_.get()));
+  OSSL_PARAM p[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                                     const_cast<char*>(EVP_MD_get0_name(md)), 0),
+                    OSSL_PARAM_construct_end()};
+  out->resize(static_cast<size_t>(EVP_MD_get_size(md)));
+  size_t len = 0;
+  if (!ctx || EVP_MAC_init(ctx.get(), key.secret.Expose().data(), key.secret.size(), p) != 1 ||
+      EVP_MAC_update(ctx.get(), data.data(), data.size()) != 1 ||
+      EVP_MAC_final(ctx.get(), out->data(), &len, out->size()) != 1) {
+    return Fail(CKR_FUNCTION_FAILED);
+  }
+  out->resize(len);
+  return CKR_OK;
+}
+
+CK_RV Engine::Encrypt(const ipc::WireMechanism& mech, const Object& key, ByteSpan data, Bytes* out) const {
+  if (!key.GetBool(CKA_ENCRYPT)) return CKR_KEY_FUNCTION_NOT_PERMITTED;
+  if (mech.type == CKM_RSA_PKCS || mech.type == CKM_RSA_PKCS_OAEP) {
+    if (key.cls() != CKO_PUBLIC_KEY || key.key_type() != CKK_RSA || !key.pkey) return CKR_KEY_TYPE_INCONSISTENT;
+  } else {
+    return SymmetricCrypt(mech, key, data, true, out);
+  }
+  crypto::EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new(key.pkey.get(), nullptr));
+  if (!ctx || EVP_PKEY_encrypt_init(ctx.get()) != 1) return Fail(CKR_FUNCTION_FAILED);
+  size_t k = static_cast<size_t>(EVP_PKEY_get_size(key.pkey.get()));
+  if (mech.type == CKM_RSA_PKCS) {
+    if (!mech.param.empty()) return CKR_MECHANISM_PARAM_INVALID;
+    if (data.size() + 11 > k) return CKR_DATA_LEN_RANGE;
+    if (EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_PADDING) != 1) return Fail(CKR_FUNCTION_FAILED);
+  } else {
+    Result<ipc::OaepParams> p = ipc::DecodeOaep(mech.param);
+    if (!p.ok()) return CKR_MECHANISM_PARAM_INVALID;
+    const EVP_MD* md = VHSM_MD(p->hash_alg);
+    const EVP_MD* mgf = VHSM_MD(MgfHash(p->mgf));
+    if (md == nullptr || mgf == nullptr || (p->source != 0 && p->source != CKZ_DATA_SPECIFIED)) {
+      return CKR_MECHANISM_PARAM_INVALID;
+    }
+    if (data.size() + 2 * static_cast<size_t>(EVP_MD_get_size(md)) + 2 > k) return CKR_DATA_LEN_RANGE;
+    if (EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_OAEP_PADDING) != 1 ||
+        EVP_PKEY_CTX_set_rsa_oaep_md(ctx.get(), md) != 1 || EVP_PKEY_CTX_set_rsa_mgf1_md(ctx.get(), mgf) != 1) {
+      return Fail(CKR_FUNCTION_FAILED);
+    }
+    if (!p->label.empty()) {
+      void* label = OPENSSL_memdup(p->label.data(), p->label.size());
+      // set0 takes ownership of `label`.
+      if (label == nullptr || EVP_PKEY_CTX_set0_rsa_oaep_label(ctx.get(), label, static_cast<int>(p->label.size())) != 1) {
+        OPENSSL_free(label);
+        return Fail(CKR_FUNCTION_FAILED);
+      }
+    }
+  }
+  size_t len = 0;
+  if (EVP_PKEY_encrypt(ctx.get(), nullptr, &len, data.data(), data.size()) != 1) return Fail(CKR_FUNCTION_FAILED);
+  out->resize(len);
+  if (EVP_PKEY_encrypt(ctx.get(), out->data(), &len, data.data(), data.size()) != 1) {
+    return Fail(CKR_FUNCTION_FAILED);
+  }
+  out->resize(len);
+  return CKR_OK;
+}
+
+CK_RV Engine::Decrypt(const ipc::WireMechanism& mech, const Object& key, ByteSpan data, Bytes* out) const {
+  if (!key.GetBool(CKA_DECRYPT)) return CKR_KEY_FUNCTION_NOT_PERMITTED;
+  if (mech.type != CKM_RSA_PKCS && mech.type != CKM_RSA_PKCS_OAEP) {
+    return SymmetricCrypt(mech, key, data, false, out);
+  }
+  if (key.cls() != CKO_PRIVATE_KEY || key.key_type() != CKK_RSA || !key.pkey) return CKR_KEY_TYPE_INCONSISTENT;
+  size_t k = static_cast<size_t>(EVP_PKEY_get_size(key.pkey.get()));
+  if (data.size() != k) return CKR_ENCRYPTED_DATA_LEN_RANGE;
+  crypto::EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new(key.pkey.get(), nullptr));
+  if (!ctx || EVP_PKEY_decrypt_init(ctx.get()) != 1) return Fail(CKR_FUNCTION_FAILED);
+  if (mech.type == CKM_RSA_PKCS) {
+    if (!mech.param.empty()) return CKR_MECHANISM_PARAM_INVALID;
+    if (EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_PADDING) != 1) return Fail(CKR_FUNCTION_FAILED);
+  } else {
+    Result<ipc::OaepParams> p = ipc::DecodeOaep(mech.param);
+    if (!p.ok()) return CKR_MECHANISM_PARAM_INVALID;
+    const EVP_MD* md = VHSM_MD(p->hash_alg);
+    const EVP_MD* mgf = VHSM_MD(MgfHash(p->mgf));
+    if (md == nullptr || mgf == nullptr || (p->source != 0 && p->source != CKZ_DATA_SPECIFIED)) {
+      return CKR_MECHANISM_PARAM_INVALID;
+    }
+    if (EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_OAEP_PADDING) != 1 ||
+        EVP_PKEY_CTX_set_rsa_oaep_md(ctx.get(), md) != 1 || EVP_PKEY_CTX_set_rsa_mgf1_md(ctx.get(), mgf) != 1) {
+      return Fail(CKR_FUNCTION_FAILED);
+    }
+    if (!p->label.empty()) {
+      void* label = OPENSSL_memdup(p->label.data(), p->label.size());
+      // set0 takes ownership of `label`.
+      if (label == nullptr || EVP_PKEY_CTX_set0_rsa_oaep_label(ctx.get(), label, static_cast<int>(p->label.size())) != 1) {
+        OPENSSL_free(label);
+        return Fail(CKR_FUNCTION_FAILED);
+      }
+    }
+  }
+  size_t len = k;
+  out->resize(k);
+  if (EVP_PKEY_decrypt(ctx.get(), out->data(), &len, data.data(), data.size()) != 1) {
+    out->clear();
+    return Fail(CKR_ENCRYPTED_DATA_INVALID);
+  }
+  out->resize(len);
+  return CKR_OK;
+}
+
+CK_RV Engine::SymmetricCrypt(const ipc::WireMechanism& mech, const Object& key, ByteSpan data, bool encrypt,
+                             Bytes* out) const {
+  int mode;
+  switch (mech.type) {
+    case CKM_AES_ECB: mode = 0; break;
+    case CKM_AES_CBC: case CKM_AES_CBC_PAD: mode = 1; break;
+    case CKM_AES_CTR: mode = 2; break;
+    case CKM_AES_GCM: mode = 3; break;
+    default: return CKR_MECHANISM_INVALID;
+  }
+  if (key.cls() != CKO_SECRET_KEY || key.key_type() != CKK_AES) return CKR_KEY_TYPE_INCONSISTENT;
+  size_t ki = key.secret.size() == 16 ? 0 : key.secret.size() == 24 ? 1 : key.secret.size() == 32 ? 2 : 3;
+  if (ki == 3) return CKR_KEY_SIZE_RANGE;
+  const bool pad = mech.type == CKM_AES_CBC_PAD;
+  Bytes iv;
+  ipc::GcmParams gcm;
+  size_t tag_len = 0;
+  if (mode == 0) {
+    if (!mech.param.empty()) return CKR_MECHANISM_PARAM_INVALID;
+  } else if (mode == 1) {
+    if (mech.param.size() != 16) return CKR_MECHANISM_PARAM_INVALID;
+    iv = mech.param;
+  } else if (mode == 2) {
+    Result<ipc::CtrParams> p = ipc::DecodeCtr(mech.param);
+    // OpenSSL increments the whole 128-bit block; accept only counter widths that behave the same.
+    if (!p.ok() || p->counter_bits == 0 || p->counter_bits > 128) return CKR_MECHANISM_PARAM_INVALID;
+    iv = p->counter_block;
+  } else {
+    Result<ipc::GcmParams> p = ipc::DecodeGcm(mech.param);
+    if (!p.ok() || p->iv.empty() || p->tag_bits % 8 != 0 || p->tag_bits < 32 || p->tag_bits > 128) {
+      return CKR_MECHANISM_PARAM_INVALID;
+    }
+    gcm = std::move(*p);
+    iv = gcm.iv;
+    tag_len = gcm.tag_bits / 8;
+  }
+  if ((mode <= 1 && !pad) && data.size() % 16 != 0) {
+    return encrypt ? CKR_DATA_LEN_RANGE : CKR_ENCRYPTED_DATA_LEN_RANGE;
+  }
+  if (pad && !encrypt && (data.size() % 16 != 0 || data.empty())) return CKR_ENCRYPTED_DATA_LEN_RANGE;
+  ByteSpan body = data;
+  ByteSpan tag;
+  if (mode == 3 && !encrypt) {
+    if (data.size() < tag_len) return CKR_ENCRYPTED_DATA_LEN_RANGE;
+    body = data.first(data.size() - tag_len);
+    tag = data.last(tag_len);
+  }
+  crypto::EvpCipherCtxPtr ctx(EVP_CIPHER_CTX_new());
+  size_t ivlen = iv.size();
+  OSSL_PARAM ivp[] = {OSSL_PARAM_construct_size_t(OSSL_CIPHER_PARAM_AEAD_IVLEN, &ivlen), OSSL_PARAM_construct_end()};
+  if (!ctx || EVP_CipherInit_ex2(ctx.get(), aes_[mode][ki].get(), nullptr, nullptr, encrypt ? 1 : 0,
+                                 mode == 3 ? ivp : nullptr) != 1 ||
+      EVP_CipherInit_ex2(ctx.get(), nullptr, key.secret.Expose().data(), iv.empty() ? nullptr : iv.data(),
+                         encrypt ? 1 : 0, nullptr) != 1 ||
+      EVP_CIPHER_CTX_set_padding(ctx.get(), pad ? 1 : 0) != 1) {
+    return Fail(CKR_FUNCTION_FAILED);
+  }
+  int outl = 0;
+  if (mode == 3 && !gcm.aad.empty() &&
+      EVP_CipherUpdate(ctx.get(), nullptr, &outl, gcm.aad.data(), static_cast<int>(gcm.aad.size())) != 1) {
+    return Fail(CKR_FUNCTION_FAILED);
+  }
+  out->resize(body.size() + 16 + tag_len);
+  int total = 0;
+  if (!body.empty()) {
+    if (EVP_CipherUpdate(ctx.get(), out->data(), &outl, body.data(), static_cast<int>(body.size())) != 1) {
+      return Fail(CKR_FUNCTION_FAILED);
+    }
+    total = outl;
+  }
+  if (mode == 3 && !encrypt) {
+    OSSL_PARAM tp[] = {OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG,
+                                                         const_cast<uint8_t*>(tag.data()), tag.size()),
+                       OSSL_PARAM_construct_end()};
+    if (EVP_CIPHER_CTX_set_params(ctx.get(), tp) != 1) return Fail(CKR_FUNCTION_FAILED);
+  }
+  if (EVP_CipherFinal_ex(ctx.get(), out->data() + total, &outl) != 1) {
+    OPENSSL_cleanse(out->data(), out->size());
+    out->clear();
+    return Fail(CKR_ENCRYPTED_DATA_INVALID);
+  }
+  total += outl;
+  if (mode == 3 && encrypt) {
+    OSSL_PARAM tp[] = {OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, out->data() + total, tag_len),
+                       OSSL_PARAM_construct_end()};
+    if (EVP_CIPHER_CTX_get_params(ctx.get(), tp) != 1) return Fail(CKR_FUNCTION_FAILED);
+    total += static_cast<int>(tag_len);
+  }
+  out->resize(static_cast<size_t>(total));
+  return CKR_OK;
+}
+
+CK_RV Engine::Digest(const ipc::WireMechanism& mech, ByteSpan data, Bytes* out) const {
+  const EVP_MD* md = VHSM_MD(mech.type);
+  if (md == nullptr) return CKR_MECHANISM_INVALID;
+  if (!mech.param.empty()) return CKR_MECHANISM_PARAM_INVALID;
+  out->resize(static_cast<size_t>(EVP_MD_get_size(md)));
+  unsigned int len = 0;
+  if (EVP_Digest(data.data(), data.size(), out->data(), &len, md, nullptr) != 1) return Fail(CKR_FUNCTION_FAILED);
+  out->resize(len);
+  return CKR_OK;
+}
+
+}  // namespace vhsm::hsm

@@ -1,0 +1,65 @@
+// engine.h: the mechanisms vhsmd implements, on OpenSSL 3 EVP. Key generation fills Objects
+// (public attributes + key material); operations take an Object snapshot and return a CK_RV with
+// the spec's code for each failure (CKR_MECHANISM_INVALID, CKR_KEY_TYPE_INCONSISTENT,
+// CKR_DATA_LEN_RANGE, CKR_ENCRYPTED_DATA_INVALID, CKR_SIGNATURE_INVALID, ...). The mechanism
+// table is the single source of truth for C_GetMechanismList/Info: only what is implemented here
+// is listed. Algorithms are fetched once at Create(); the engine is immutable and thread-safe.
+#pragma once
+
+#include <p11-kit/pkcs11.h>
+
+#include <memory>
+#include <span>
+
+#include "base/bytes.h"
+#include "base/status.h"
+#include "crypto/ossl_ptr.h"
+#include "ipc/codec.h"
+#include "vhsm/object.h"
+
+namespace vhsm::hsm {
+
+struct MechanismEntry {
+  CK_MECHANISM_TYPE type;
+  CK_ULONG min_key;
+  CK_ULONG max_key;
+  CK_FLAGS flags;
+};
+
+class Engine {
+ public:
+  static Result<std::unique_ptr<Engine>> Create();
+
+  std::span<const MechanismEntry> Mechanisms() const;
+  const MechanismEntry* FindMechanism(CK_MECHANISM_TYPE type) const;
+
+  // Generates key material for a secret key whose template has already been merged into
+  // `obj->attrs` (CKA_CLASS, CKA_KEY_TYPE, CKA_VALUE_LEN, ...). Sets obj->secret.
+  CK_RV GenerateSecret(const ipc::WireMechanism& mech, Object* obj) const;
+  // Generates a key pair; fills public attributes (CKA_EC_POINT / CKA_MODULUS, ...) on both.
+  CK_RV GenerateKeyPair(const ipc::WireMechanism& mech, Object* pub, Object* priv) const;
+  // Rebuilds obj->pkey from stored material (after loading from the store).
+  Status Prepare(Object* obj) const;
+
+  CK_RV Sign(const ipc::WireMechanism& mech, const Object& key, ByteSpan data, Bytes* out) const;
+  CK_RV Verify(const ipc::WireMechanism& mech, const Object& key, ByteSpan data, ByteSpan sig) const;
+  CK_RV Encrypt(const ipc::WireMechanism& mech, const Object& key, ByteSpan data, Bytes* out) const;
+  CK_RV Decrypt(const ipc::WireMechanism& mech, const Object& key, ByteSpan data, Bytes* out) const;
+  CK_RV Digest(const ipc::WireMechanism& mech, ByteSpan data, Bytes* out) const;
+
+  // Values of secret components for a key that is neither sensitive nor unextractable.
+  CK_RV ExportComponent(const Object& key, CK_ATTRIBUTE_TYPE type, Bytes* out) const;
+
+ private:
+  Engine() = default;
+  CK_RV SymmetricCrypt(const ipc::WireMechanism& mech, const Object& key, ByteSpan data, bool encrypt,
+                       Bytes* out) const;
+  CK_RV Hmac(const ipc::WireMechanism& mech, const Object& key, ByteSpan data, Bytes* out) const;
+
+  crypto::EvpMacPtr hmac_;
+  crypto::EvpMdPtr sha1_, sha224_, sha256_, sha384_, sha512_;
+  // [mode][key size index 0..2 for 128/192/256]; mode: 0 ECB, 1 CBC, 2 CTR, 3 GCM.
+  crypto::EvpCipherPtr aes_[4][3];
+};
+
+}  // namespace vhsm::hsm

@@ -1,0 +1,246 @@
+#include "vhsm/sealed_store.h"
+
+#include <openssl/core_names.h>
+#include <openssl/rand.h>
+
+#include "base/byte_reader.h"
+#include "crypto/error.h"
+#include "crypto/ossl_ptr.h"
+
+namespace vhsm::hsm {
+namespace {
+
+constexpr std::string_view kCheckPlaintext = "vhsm sealed store key check v1";
+constexpr size_t kNonce = 12;
+constexpr size_t kTag = 16;
+
+struct StmtFree {
+  void operator()(sqlite3_stmt* s) const noexcept { sqlite3_finalize(s); }
+};
+using StmtPtr = std::unique_ptr<sqlite3_stmt, StmtFree>;
+
+Bytes Aad(std::string_view kind, uint64_t id) {
+  ByteWriter w;
+  w.WriteBytes(AsBytes("vhsm-store-v1|"));
+  w.WriteBytes(AsBytes(kind));
+  w.WriteU8('|');
+  w.WriteU64Le(id);
+  return w.Take();
+}
+
+}  // namespace
+
+Bytes EncodeKeyRequest(const snp::DerivedKeyRequest& r) {
+  ByteWriter w;
+  w.WriteU32Le(1);  // encoding version
+  w.WriteU32Le(static_cast<uint32_t>(r.root_key_select));
+  w.WriteU64Le(r.guest_field_select);
+  w.WriteU32Le(r.vmpl);
+  w.WriteU32Le(r.guest_svn);
+  w.WriteU64Le(r.tcb_version);
+  w.WriteU64Le(r.launch_mit_vector);
+  return w.Take();
+}
+
+Result<snp::DerivedKeyRequest> DecodeKeyRequest(ByteSpan b) {
+  ByteReader r(b);
+  VHSM_ASSIGN_OR_RETURN(uint32_t v, r.ReadU32Le("kdf.version"));
+  if (v != 1) return DataLossError("kdf.version: got " + std::to_string(v) + ", want 1");
+  snp::DerivedKeyRequest q;
+  VHSM_ASSIGN_OR_RETURN(uint32_t root, r.ReadU32Le("kdf.root_key_select"));
+  if (root > 1) return DataLossError("kdf.root_key_select: got " + std::to_string(root));
+  q.root_key_select = static_cast<snp::RootKey>(root);
+  VHSM_ASSIGN_OR_RETURN(q.guest_field_select, r.ReadU64Le("kdf.guest_field_select"));
+  VHSM_ASSIGN_OR_RETURN(q.vmpl, r.ReadU32Le("kdf.vmpl"));
+  VHSM_ASSIGN_OR_RETURN(q.guest_svn, r.ReadU32Le("kdf.guest_svn"));
+  VHSM_ASSIGN_OR_RETURN(q.tcb_version, r.ReadU64Le("kdf.tcb_version"));
+  VHSM_ASSIGN_OR_RETURN(q.launch_mit_vector, r.ReadU64Le("kdf.launch_mit_vector"));
+  if (!r.empty()) return DataLossError("kdf: trailing bytes");
+  return q;
+}
+
+SealedStore::~SealedStore() {
+  if (db_ != nullptr) sqlite3_close_v2(db_);
+}
+
+Status SealedStore::Exec(const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err != nullptr ? err : sqlite3_errmsg(db_);
+    sqlite3_free(err);
+    return DataLossError(path_ + ": " + msg);
+  }
+  return OkStatus();
+}
+
+Result<Bytes> SealedStore::Seal(std::string_view kind, uint64_t id, ByteSpan plaintext) const {
+  Bytes out(kNonce + plaintext.size() + kTag);
+  if (RAND_bytes(out.data(), static_cast<int>(kNonce)) != 1) return crypto::OpenSslError("nonce");
+  Bytes aad = Aad(kind, id);
+  crypto::EvpCipherCtxPtr ctx(EVP_CIPHER_CTX_new());
+  int len = 0;
+  if (!ctx || EVP_EncryptInit_ex2(ctx.get(), EVP_aes_256_gcm(), key_.Expose().data(), out.data(), nullptr) != 1 ||
+      EVP_EncryptUpdate(ctx.get(), nullptr, &len, aad.data(), static_cast<int>(aad.size())) != 1 ||
+      EVP_EncryptUpdate(ctx.get(), out.data() + kNonce, &len, plaintext.data(), static_cast<int>(plaintext.size())) != 1 ||
+      EVP_EncryptFinal_ex(ctx.get(), out.data() + kNonce + len, &len) != 1) {
+    return crypto::OpenSslError("seal " + std::string(kind));
+  }
+  OSSL_PARAM tp[] = {OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG,
+                                                       out.data() + kNonce + plaintext.size(), kTag),
+                     OSSL_PARAM_construct_end()};
+  if (EVP_CIPHER_CTX_get_params(ctx.get(), tp) != 1) return crypto::OpenSslError("seal tag");
+  return out;
+}
+
+Result<SecretBytes> SealedStore::Unseal(std::string_view kind, uint64_t id, ByteSpan blob) const {
+  if (blob.size() < kNonce + kTag) {
+    return DataLossError(path_ + ": " + std::string(kind) + " " + std::to_string(id) + ": sealed blob of " +
+                         std::to_string(blob.size()) + " bytes, want >= 28");
+  }
+  Bytes aad = Aad(kind, id);
+  ByteSpan ct = blob.subspan(kNonce, blob.size() - kNonce - kTag);
+  SecretBytes out(ct.size());
+  crypto::EvpCipherCtxPtr ctx(EVP_CIPHER_CTX_new());
+  int len = 0;
+  OSSL_PARAM tp[] = {OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG,
+                                                       const_cast<uint8_t*>(blob.data() + blob.size() - kTag), kTag),
+                     OSSL_PARAM_construct_end()};
+  if (!ctx || EVP_DecryptInit_ex2(ctx.get(), EVP_aes_256_gcm(), key_.Expose().data(), blob.data(), nullptr) != 1 ||
+      EVP_DecryptUpdate(ctx.get(), nullptr, &len, aad.data(), static_cast<int>(aad.size())) != 1 ||
+      EVP_DecryptUpdate(ctx.get(), out.MutableExpose().data(), &len, ct.data(), static_cast<int>(ct.size())) != 1 ||
+      EVP_CIPHER_CTX_set_params(ctx.get(), tp) != 1 ||
+      EVP_DecryptFinal_ex(ctx.get(), out.MutableExpose().data() + len, &len) != 1) {
+    crypto::ClearOpenSslErrors();
+    return DataLossError(path_ + ": " + std::string(kind) + " " + std::to_string(id) +
+                         ": authentication failed (tampered row or wrong sealing key)");
+  }
+  return out;
+}
+
+Result<std::unique_ptr<SealedStore>> SealedStore::Open(const std::string& path, snp::Firmware& firmware,
+                                                       const snp::DerivedKeyRequest& request) {
+  std::unique_ptr<SealedStore> s(new SealedStore());
+  s->path_ = path;
+  if (sqlite3_open_v2(path.c_str(), &s->db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                      nullptr) != SQLITE_OK) {
+    return DataLossError(path + ": cannot open: " + (s->db_ ? sqlite3_errmsg(s->db_) : "out of memory"));
+  }
+  sqlite3_busy_timeout(s->db_, 5000);
+  VHSM_RETURN_IF_ERROR(s->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"));
+  VHSM_RETURN_IF_ERROR(s->Exec(
+      "CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v BLOB NOT NULL);"
+      "CREATE TABLE IF NOT EXISTS objects(id INTEGER PRIMARY KEY, blob BLOB NOT NULL);"));
+  // Header: format, derivation inputs, key check.
+  auto get_meta = [&](const char* k) -> std::optional<Bytes> {
+    sqlite3_stmt* raw = nullptr;
+    sqlite3_prepare_v2(s->db_, "SELECT v FROM meta WHERE k=?", -1, &raw, nullptr);
+    StmtPtr st(raw);
+    sqlite3_bind_text(st.get(), 1, k, -1, SQLITE_STATIC);
+    if (sqlite3_step(st.get()) != SQLITE_ROW) return std::nullopt;
+    const uint8_t* p = static_cast<const uint8_t*>(sqlite3_column_blob(st.get(), 0));
+    return Bytes(p, p + sqlite3_column_bytes(st.get(), 0));
+  };
+  std::optional<Bytes> kdf = get_meta("kdf");
+  snp::DerivedKeyRequest effective = request;
+  if (kdf) {
+    VHSM_ASSIGN_OR_RETURN(effective, DecodeKeyRequest(*kdf));
+  }
+  Result<SecretBytes> key = firmware.GetDerivedKey(effective);
+  if (!key.ok()) return key.status().Annotate("deriving the store sealing key");
+  if (key->size() != 32) return InternalError("derived key: got " + std::to_string(key->size()) + " bytes, want 32");
+  s->key_ = std::move(*key);
+  if (kdf) {
+    std::optional<Bytes> check = get_meta("check");
+    if (!check) return DataLossError(path + ": header has kdf but no key check");
+    Result<SecretBytes> pt = s->Unseal("check", 0, *check);
+    if (!pt.ok() || !ConstantTimeEquals(pt->Expose(), AsBytes(kCheckPlaintext))) {
+      return PermissionDeniedError(path + ": the platform sealing key does not open this store (sealed to "
+                                   "another measurement/policy or another machine; derivation inputs " +
+                                   HexEncode(EncodeKeyRequest(effective)) + ")");
+    }
+    return s;
+  }
+  VHSM_ASSIGN_OR_RETURN(Bytes check, s->Seal("check", 0, AsBytes(kCheckPlaintext)));
+  Bytes kdf_bytes = EncodeKeyRequest(request);
+  sqlite3_stmt* raw = nullptr;
+  sqlite3_prepare_v2(s->db_, "INSERT INTO meta(k, v) VALUES ('format', x'01'), ('kdf', ?), ('check', ?)", -1, &raw,
+                     nullptr);
+  StmtPtr st(raw);
+  sqlite3_bind_blob(st.get(), 1, kdf_bytes.data(), static_cast<int>(kdf_bytes.size()), SQLITE_TRANSIENT);
+  sqlite3_bind_blob(st.get(), 2, check.data(), static_cast<int>(check.size()), SQLITE_TRANSIENT);
+  if (sqlite3_step(st.get()) != SQLITE_DONE) return DataLossError(path + ": writing header: " + sqlite3_errmsg(s->db_));
+  return s;
+}
+
+Result<std::optional<SecretBytes>> SealedStore::LoadTokenRecord() {
+  std::lock_guard<std::mutex> lock(mu_);
+  sqlite3_stmt* raw = nullptr;
+  sqlite3_prepare_v2(db_, "SELECT v FROM meta WHERE k='token'", -1, &raw, nullptr);
+  StmtPtr st(raw);
+  if (sqlite3_step(st.get()) != SQLITE_ROW) return std::optional<SecretBytes>();
+  const uint8_t* p = static_cast<const uint8_t*>(sqlite3_column_blob(st.get(), 0));
+  VHSM_ASSIGN_OR_RETURN(SecretBytes rec,
+                        Unseal("token", 0, ByteSpan(p, static_cast<size_t>(sqlite3_column_bytes(st.get(), 0)))));
+  return std::optional<SecretBytes>(std::move(rec));
+}
+
+Status SealedStore::SaveTokenRecord(ByteSpan record) {
+  VHSM_ASSIGN_OR_RETURN(Bytes blob, Seal("token", 0, record));
+  std::lock_guard<std::mutex> lock(mu_);
+  sqlite3_stmt* raw = nullptr;
+  sqlite3_prepare_v2(db_, "INSERT OR REPLACE INTO meta(k, v) VALUES ('token', ?)", -1, &raw, nullptr);
+  StmtPtr st(raw);
+  sqlite3_bind_blob(st.get(), 1, blob.data(), static_cast<int>(blob.size()), SQLITE_TRANSIENT);
+  if (sqlite3_step(st.get()) != SQLITE_DONE) return DataLossError(path_ + ": saving token: " + sqlite3_errmsg(db_));
+  return OkStatus();
+}
+
+Status SealedStore::PutObject(uint64_t id, ByteSpan body) {
+  VHSM_ASSIGN_OR_RETURN(Bytes blob, Seal("object", id, body));
+  std::lock_guard<std::mutex> lock(mu_);
+  sqlite3_stmt* raw = nullptr;
+  sqlite3_prepare_v2(db_, "INSERT OR REPLACE INTO objects(id, blob) VALUES (?, ?)", -1, &raw, nullptr);
+  StmtPtr st(raw);
+  sqlite3_bind_int64(st.get(), 1, static_cast<sqlite3_int64>(id));
+  sqlite3_bind_blob(st.get(), 2, blob.data(), static_cast<int>(blob.size()), SQLITE_TRANSIENT);
+  if (sqlite3_step(st.get()) != SQLITE_DONE) {
+    return DataLossError(path_ + ": storing object " + std::to_string(id) + ": " + sqlite3_errmsg(db_));
+  }
+  return OkStatus();
+}
+
+Status SealedStore::DeleteObject(uint64_t id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  sqlite3_stmt* raw = nullptr;
+  sqlite3_prepare_v2(db_, "DELETE FROM objects WHERE id=?", -1, &raw, nullptr);
+  StmtPtr st(raw);
+  sqlite3_bind_int64(st.get(), 1, static_cast<sqlite3_int64>(id));
+  if (sqlite3_step(st.get()) != SQLITE_DONE) {
+    return DataLossError(path_ + ": deleting object " + std::to_string(id) + ": " + sqlite3_errmsg(db_));
+  }
+  return OkStatus();
+}
+
+Status SealedStore::DeleteAllObjects() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return Exec("DELETE FROM objects");
+}
+
+Status SealedStore::ForEachObject(const std::function<Status(uint64_t id, SecretBytes body)>& fn) {
+  std::lock_guard<std::mutex> lock(mu_);
+  sqlite3_stmt* raw = nullptr;
+  sqlite3_prepare_v2(db_, "SELECT id, blob FROM objects ORDER BY id", -1, &raw, nullptr);
+  StmtPtr st(raw);
+  int rc;
+  while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) {
+    uint64_t id = static_cast<uint64_t>(sqlite3_column_int64(st.get(), 0));
+    const uint8_t* p = static_cast<const uint8_t*>(sqlite3_column_blob(st.get(), 1));
+    VHSM_ASSIGN_OR_RETURN(SecretBytes body,
+                          Unseal("object", id, ByteSpan(p, static_cast<size_t>(sqlite3_column_bytes(st.get(), 1)))));
+    VHSM_RETURN_IF_ERROR(fn(id, std::move(body)));
+  }
+  if (rc != SQLITE_DONE) return DataLossError(path_ + ": reading objects: " + sqlite3_errmsg(db_));
+  return OkStatus();
+}
+
+}  // namespace vhsm::hsm

@@ -1,0 +1,62 @@
+// sealed_store.h: the persistent half of a vhsmd token: one SQLite file (WAL) per token holding
+// the token record (label, PIN hashes, lockout counters) and the token objects, every row sealed
+// with AES-256-GCM under a key from snp::Firmware::GetDerivedKey. The header (meta table) records
+// the derivation inputs and a key-check blob; opening the file on a platform whose derived key
+// differs (another measurement/policy) fails with PermissionDenied and nothing is decrypted. Each
+// row's AAD binds its kind and id, so rows cannot be swapped. A write returns only after its
+// transaction committed (crash-safe: kill -9 loses no acknowledged object). Thread-safe (one
+// internal mutex; writes are not on the crypto hot path).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include <sqlite3.h>
+
+#include "base/bytes.h"
+#include "base/secret_bytes.h"
+#include "base/status.h"
+#include "snp/firmware.h"
+
+namespace vhsm::hsm {
+
+class SealedStore {
+ public:
+  // Opens (or creates) the store file at `path`. A new store is sealed with `request`; an
+  // existing one with the request recorded in its header. Errors: DataLoss for a corrupt or
+  // foreign file, PermissionDenied when the platform key does not open it, Unavailable when the
+  // firmware cannot derive a key.
+  static Result<std::unique_ptr<SealedStore>> Open(const std::string& path, snp::Firmware& firmware,
+                                                   const snp::DerivedKeyRequest& request);
+  ~SealedStore();
+
+  // The token record, or nullopt for a fresh store.
+  Result<std::optional<SecretBytes>> LoadTokenRecord();
+  Status SaveTokenRecord(ByteSpan record);
+  Status PutObject(uint64_t id, ByteSpan body);
+  Status DeleteObject(uint64_t id);
+  Status DeleteAllObjects();
+  // Calls `fn` for every object (decrypted body). Stops at the first error.
+  Status ForEachObject(const std::function<Status(uint64_t id, SecretBytes body)>& fn);
+
+ private:
+  SealedStore() = default;
+  Status Exec(const char* sql);
+  Result<Bytes> Seal(std::string_view kind, uint64_t id, ByteSpan plaintext) const;
+  Result<SecretBytes> Unseal(std::string_view kind, uint64_t id, ByteSpan blob) const;
+
+  std::mutex mu_;
+  sqlite3* db_ = nullptr;
+  SecretBytes key_;
+  std::string path_;
+};
+
+// Derivation inputs as stored in the header (stable little-endian encoding).
+Bytes EncodeKeyRequest(const snp::DerivedKeyRequest& r);
+Result<snp::DerivedKeyRequest> DecodeKeyRequest(ByteSpan b);
+
+}  // namespace vhsm::hsm
