@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -111,11 +112,19 @@ struct AttestationReport {
 // SIGNATURE_ALGO != 1, SIGNING_KEY reserved (2-6), signer_info bits 31:5 set, VMPL > 3, and
 // non-zero bytes in ranges the report's version reserves (including 0x330..0x49F and the
 // high 24 bytes of R and S). Unknown PLATFORM_INFO bits are accepted.
+// Also rejected, as google/go-sev-guest does: POLICY bit 17 clear (the firmware refuses to launch
+// such a guest, so no genuine report has it) and POLICY bits 63:26 set when VERSION <= 5 (newer
+// versions may define them); reserved TCB_VERSION bytes in any of the four TCBs when the layout
+// is known (v3+ with recognised CPUID: that product's layout; v2: bytes 4-5, reserved in both).
 Result<AttestationReport> ParseReport(ByteSpan bytes);
 // Byte-exact inverse of ParseReport (writes reserved fields as stored).
 Bytes SerializeReport(const AttestationReport& report);
 // The product the report names on its own (v3+ CPUID); nullopt for v2 or unknown CPUID.
 std::optional<Product> ReportProduct(const AttestationReport& report);
+
+// A hint for reports without CPUID (v2): kTurin when CHIP_ID is non-zero and its last 56 bytes
+// are zero (Turin chip ids are 8 bytes), otherwise kUnknown. Never a substitute for the chain.
+Product GuessProductFromChipId(const std::array<uint8_t, 64>& chip_id);
 
 // Names of set bits, e.g. {"SMT", "RESERVED_MUST_BE_1", "DEBUG"}; unknown bits as "BIT_n".
 std::vector<std::string> PolicyFlagNames(uint64_t policy);
