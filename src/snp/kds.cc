@@ -446,6 +446,17 @@ Result<Bytes> CollateralProvider::OfflineMiss(const std::string& file,
   return NotFoundError("offline mode: no cached " + std::string(what) + "; looked for " + file);
 }
 
+Result<std::optional<Bytes>> CollateralProvider::Lookup(const std::string& file) {
+  Result<Bytes> r = cache_.Read(file);
+  if (r.ok()) return std::optional<Bytes>(std::move(r).value());
+  if (r.status().code() == StatusCode::kNotFound) return std::optional<Bytes>();
+  if (options_.offline) return r.status();
+  if (options_.logger != nullptr) {
+    options_.logger->Warn("KDS: ignoring unreadable cache entry: " + r.status().ToString());
+  }
+  return std::optional<Bytes>();  // refetched and overwritten
+}
+
 Result<Bytes> CollateralProvider::FetchAndStore(const std::string& url, const std::string& file,
                                                 Kind kind) {
   if (fetcher_ == nullptr) {
@@ -469,7 +480,16 @@ Result<Bytes> CollateralProvider::FetchAndStore(const std::string& url, const st
     }
   }
   // A cache write failure does not hide the collateral we already have; it is retried next time.
-  cache_.Write(file, body).IgnoreError();
+  Status written = cache_.Write(file, body);
+  if (options_.logger != nullptr) {
+    if (written.ok()) {
+      options_.logger->Info("KDS: fetched " + url + " (" + std::to_string(body.size()) +
+                            " bytes) into " + file);
+    } else {
+      options_.logger->Warn("KDS: fetched " + url + " but could not cache it: " +
+                            written.ToString());
+    }
+  }
   return body;
 }
 
@@ -477,8 +497,8 @@ Result<Bytes> CollateralProvider::GetVcek(Product product, ByteSpan chip_id,
                                           const TcbParts& reported_tcb) {
   std::lock_guard<std::mutex> lock(mu_);
   VHSM_ASSIGN_OR_RETURN(std::string file, cache_.VcekFile(product, chip_id, reported_tcb));
-  Result<Bytes> cached = cache_.Read(file);
-  if (cached.ok() || cached.status().code() != StatusCode::kNotFound) return cached;
+  VHSM_ASSIGN_OR_RETURN(std::optional<Bytes> cached, Lookup(file));
+  if (cached.has_value()) return std::move(*cached);
   if (options_.offline) return OfflineMiss(file, "VCEK");
   VHSM_ASSIGN_OR_RETURN(std::string url,
                         VcekUrl(product, chip_id, reported_tcb, options_.base_url));
@@ -488,8 +508,8 @@ Result<Bytes> CollateralProvider::GetVcek(Product product, ByteSpan chip_id,
 Result<Bytes> CollateralProvider::GetChain(Product product, KdsSigner signer) {
   std::lock_guard<std::mutex> lock(mu_);
   VHSM_ASSIGN_OR_RETURN(std::string file, cache_.ChainFile(product, signer));
-  Result<Bytes> cached = cache_.Read(file);
-  if (cached.ok() || cached.status().code() != StatusCode::kNotFound) return cached;
+  VHSM_ASSIGN_OR_RETURN(std::optional<Bytes> cached, Lookup(file));
+  if (cached.has_value()) return std::move(*cached);
   if (options_.offline) {
     return OfflineMiss(file, std::string(KdsSignerName(signer)) + " cert_chain");
   }
@@ -500,13 +520,12 @@ Result<Bytes> CollateralProvider::GetChain(Product product, KdsSigner signer) {
 Result<Bytes> CollateralProvider::GetCrl(Product product, KdsSigner signer) {
   std::lock_guard<std::mutex> lock(mu_);
   VHSM_ASSIGN_OR_RETURN(std::string file, cache_.CrlFile(product, signer));
-  Result<Bytes> cached = cache_.Read(file);
-  if (!cached.ok() && cached.status().code() != StatusCode::kNotFound) return cached;
-  if (cached.ok()) {
+  VHSM_ASSIGN_OR_RETURN(std::optional<Bytes> cached, Lookup(file));
+  if (cached.has_value()) {
     // Offline, a stale CRL goes to the verifier, which rejects it as stale: never a silent pass.
-    if (options_.offline) return cached;
+    if (options_.offline) return std::move(*cached);
     Result<std::optional<int64_t>> next = CrlNextUpdate(*cached, "cached CRL " + file);
-    if (next.ok() && next->has_value() && clock_.NowUnix() < **next) return cached;
+    if (next.ok() && next->has_value() && clock_.NowUnix() < **next) return std::move(*cached);
     // Unparseable, no nextUpdate, or past it: refetch.
   } else if (options_.offline) {
     return OfflineMiss(file, std::string(KdsSignerName(signer)) + " CRL");

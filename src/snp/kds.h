@@ -28,6 +28,7 @@
 
 #include "base/bytes.h"
 #include "base/clock.h"
+#include "base/log.h"
 #include "base/status.h"
 #include "snp/firmware.h"
 #include "snp/product.h"
@@ -148,6 +149,8 @@ struct CollateralProviderOptions {
   std::string base_url = std::string(kKdsDefaultBaseUrl);
   // Never touch the network: a cache miss is NotFound naming the file that was looked for.
   bool offline = false;
+  // Optional (must outlive the provider): downloads at Info, cache write failures at Warning.
+  Logger* logger = nullptr;
 };
 
 // Thread-safe; calls are serialised (KDS throttles, and this keeps cache writes ordered).
@@ -172,6 +175,9 @@ class CollateralProvider {
 
  private:
   enum class Kind { kVcek, kChain, kCrl };
+  // The cached bytes, or nullopt for a miss. An unreadable entry (I/O error, oversized, a
+  // path component that is a file) is an error offline; online it is logged and refetched.
+  Result<std::optional<Bytes>> Lookup(const std::string& file);
   Result<Bytes> FetchAndStore(const std::string& url, const std::string& file, Kind kind);
   Result<Bytes> OfflineMiss(const std::string& file, std::string_view what) const;
 
