@@ -140,7 +140,8 @@ struct SevGuestOptions {
   bool extended_report = true;       // SNP_GET_EXT_REPORT (certificates) instead of SNP_GET_REPORT
   uint32_t initial_certs_len = 4096;     // multiple of 4096
   uint32_t max_certs_len = 16 * 1024;    // the kernel's limit on current releases
-  uint32_t certificate_vmpl = 0;     // VMPL used by GetCertificates' report request
+  // VMPL of GetCertificates' report request: 3 is >= every caller's VMPL, so always allowed.
+  uint32_t certificate_vmpl = 3;
 };
 
 class SevGuestFirmware final : public Firmware {
