@@ -11,13 +11,13 @@ namespace {
 // QEMU's EPYC models (target/i386/cpu.c): versions of one model share family/model/stepping.
 constexpr std::array<VcpuType, 22> kVcpuTypes = {{
     {"EPYC", 23, 1, 2},           {"EPYC-v1", 23, 1, 2},        {"EPYC-v2", 23, 1, 2},
-    {"EPYC-v3", 23, 1, 2},        {"EPYC-v4", 23, 1, 2},        {"EPYC-IBPB", 23, 1, 2},
-    {"EPYC-Rome", 23, 49, 0},     {"EPYC-Rome-v1", 23, 49, 0},  {"EPYC-Rome-v2", 23, 49, 0},
-    {"EPYC-Rome-v3", 23, 49, 0},  {"EPYC-Rome-v4", 23, 49, 0},  {"EPYC-Milan", 25, 1, 1},
-    {"EPYC-Milan-v1", 25, 1, 1},  {"EPYC-Milan-v2", 25, 1, 1},  {"EPYC-Milan-v3", 25, 1, 1},
-    {"EPYC-Genoa", 25, 17, 0},    {"EPYC-Genoa-v1", 25, 17, 0}, {"EPYC-Genoa-v2", 25, 17, 0},
-    {"EPYC-Turin", 26, 0, 0},     {"EPYC-Turin-v1", 26, 0, 0},  {"EPYC-v5", 23, 1, 2},
-    {"EPYC-Rome-v5", 23, 49, 0},
+    {"EPYC-v3", 23, 1, 2},        {"EPYC-v4", 23, 1, 2},        {"EPYC-v5", 23, 1, 2},
+    {"EPYC-IBPB", 23, 1, 2},      {"EPYC-Rome", 23, 49, 0},     {"EPYC-Rome-v1", 23, 49, 0},
+    {"EPYC-Rome-v2", 23, 49, 0},  {"EPYC-Rome-v3", 23, 49, 0},  {"EPYC-Rome-v4", 23, 49, 0},
+    {"EPYC-Rome-v5", 23, 49, 0},  {"EPYC-Milan", 25, 1, 1},     {"EPYC-Milan-v1", 25, 1, 1},
+    {"EPYC-Milan-v2", 25, 1, 1},  {"EPYC-Milan-v3", 25, 1, 1},  {"EPYC-Genoa", 25, 17, 0},
+    {"EPYC-Genoa-v1", 25, 17, 0}, {"EPYC-Genoa-v2", 25, 17, 0}, {"EPYC-Turin", 26, 0, 0},
+    {"EPYC-Turin-v1", 26, 0, 0},
 }};
 
 // VMSA layout (APM vol. 2 save area; offsets used by SNP launch).
