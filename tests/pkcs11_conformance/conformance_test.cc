@@ -1,0 +1,590 @@
+// PKCS#11 conformance test: dlopen()s a module and drives it through C_GetFunctionList only.
+// Default target: our libvhsm-pkcs11.so against a real vhsmd on a Unix socket in a temp dir.
+// VHSM_P11_TARGET=softhsm runs the same tests against SoftHSM2 to tell our bug from a test bug;
+// tests of vhsmd-only behaviour (restart persistence, measurement binding, absent daemon, bad
+// frames) skip there.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <chrono>
+#include <thread>
+
+#include "harness.h"
+#include "testing/testdata.h"
+
+// Tests of vhsmd-only behaviour return early (skipped) against SoftHSM2.
+#define SKIP_ON_SOFTHSM(why) \
+  if (g->softhsm) GTEST_SKIP() << why
+
+namespace vhsm::p11test {
+namespace {
+
+constexpr char kSoPin[] = "so-pin-1234";
+constexpr char kUserPin[] = "user-1234";
+constexpr char kLabel[] = "conformance";
+
+struct Global {
+  std::string dir;
+  bool softhsm = false;
+  Module mod;
+  std::unique_ptr<Daemon> daemon;
+};
+Global* g = nullptr;
+
+CK_FUNCTION_LIST_PTR F() { return g->mod.f; }
+CK_UTF8CHAR_PTR U(const char* s) { return reinterpret_cast<CK_UTF8CHAR_PTR>(const_cast<char*>(s)); }
+CK_ULONG L(const char* s) { return static_cast<CK_ULONG>(std::strlen(s)); }
+
+class ConformanceEnv : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    g = new Global();
+    char tmpl[] = "/tmp/vhsm-p11-XXXXXX";
+    g->dir = mkdtemp(tmpl);
+    const char* target = std::getenv("VHSM_P11_TARGET");
+    g->softhsm = target != nullptr && std::string(target) == "softhsm";
+    std::string module;
+    if (g->softhsm) {
+      setenv("SOFTHSM2_CONF", WriteSoftHsmConfig(g->dir).c_str(), 1);
+      module = "/usr/lib/softhsm/libsofthsm2.so";
+    } else {
+      g->daemon = std::make_unique<Daemon>(testdata::BuildDir() + "/bin/vhsmd", g->dir);
+      std::string err = g->daemon->Start();
+      ASSERT_EQ(err, "") << "vhsmd did not start";
+      setenv("VHSM_SOCKET", g->daemon->socket().c_str(), 1);
+      module = testdata::BuildDir() + "/lib/libvhsm-pkcs11.so";
+    }
+    ASSERT_TRUE(g->mod.Load(module)) << module << ": " << dlerror();
+    ASSERT_EQ(F()->C_Initialize(nullptr), CKR_OK);
+    CK_SLOT_ID slot = FindSlot(F(), "", true);
+    ASSERT_NE(slot, ~0ul);
+    CK_UTF8CHAR label[32];
+    PadLabel(kLabel, label);
+    ASSERT_EQ(F()->C_InitToken(slot, U(kSoPin), L(kSoPin), label), CKR_OK);
+    slot = FindSlot(F(), kLabel, false);
+    CK_SESSION_HANDLE s;
+    ASSERT_EQ(F()->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &s), CKR_OK);
+    ASSERT_EQ(F()->C_Login(s, CKU_SO, U(kSoPin), L(kSoPin)), CKR_OK);
+    ASSERT_EQ(F()->C_InitPIN(s, U(kUserPin), L(kUserPin)), CKR_OK);
+    ASSERT_EQ(F()->C_Finalize(nullptr), CKR_OK);
+  }
+  void TearDown() override {
+    g->daemon.reset();
+    std::filesystem::remove_all(g->dir);
+  }
+};
+
+class P11Test : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(F()->C_Initialize(nullptr), CKR_OK);
+    slot_ = FindSlot(F(), kLabel, false);
+    ASSERT_NE(slot_, ~0ul);
+    ASSERT_EQ(F()->C_OpenSession(slot_, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &s_), CKR_OK);
+    ASSERT_EQ(F()->C_Login(s_, CKU_USER, U(kUserPin), L(kUserPin)), CKR_OK);
+  }
+  void TearDown() override { F()->C_Finalize(nullptr); }
+  bool Has(CK_MECHANISM_TYPE t) {
+    CK_MECHANISM_INFO mi;
+    return F()->C_GetMechanismInfo(slot_, t, &mi) == CKR_OK;
+  }
+
+  CK_OBJECT_HANDLE GenAes(CK_ULONG len, bool token = false, const std::string& label = "aes") {
+    CK_MECHANISM m = {CKM_AES_KEY_GEN, nullptr, 0};
+    CK_BBOOL t = CK_TRUE, tok = token ? CK_TRUE : CK_FALSE, f = CK_FALSE;
+    CK_ATTRIBUTE tmpl[] = {{CKA_VALUE_LEN, &len, sizeof(len)}, {CKA_ENCRYPT, &t, 1},       {CKA_DECRYPT, &t, 1},
+                           {CKA_TOKEN, &tok, 1},               {CKA_SENSITIVE, &t, 1},     {CKA_EXTRACTABLE, &f, 1},
+                           {CKA_LABEL, const_cast<char*>(label.data()), label.size()}};
+    CK_OBJECT_HANDLE k = 0;
+    EXPECT_EQ(F()->C_GenerateKey(s_, &m, tmpl, 7, &k), CKR_OK);
+    return k;
+  }
+  void GenEc(const std::vector<uint8_t>& oid, CK_OBJECT_HANDLE* pub, CK_OBJECT_HANDLE* priv, bool token = false,
+             const std::string& label = "ec") {
+    CK_MECHANISM m = {CKM_EC_KEY_PAIR_GEN, nullptr, 0};
+    CK_BBOOL t = CK_TRUE, tok = token ? CK_TRUE : CK_FALSE;
+    CK_ATTRIBUTE pt[] = {{CKA_EC_PARAMS, const_cast<uint8_t*>(oid.data()), oid.size()},
+                         {CKA_VERIFY, &t, 1},
+                         {CKA_TOKEN, &tok, 1},
+                         {CKA_LABEL, const_cast<char*>(label.data()), label.size()}};
+    CK_ATTRIBUTE st[] = {{CKA_SIGN, &t, 1}, {CKA_SENSITIVE, &t, 1}, {CKA_PRIVATE, &t, 1}, {CKA_TOKEN, &tok, 1},
+                         {CKA_LABEL, const_cast<char*>(label.data()), label.size()}};
+    ASSERT_EQ(F()->C_GenerateKeyPair(s_, &m, pt, 4, st, 5, pub, priv), CKR_OK);
+  }
+  std::vector<uint8_t> Sign(CK_MECHANISM* m, CK_OBJECT_HANDLE k, const std::string& data) {
+    std::vector<uint8_t> sig;
+    if (F()->C_SignInit(s_, m, k) != CKR_OK) return sig;
+    CK_ULONG len = 0;
+    CK_BYTE_PTR in = reinterpret_cast<CK_BYTE_PTR>(const_cast<char*>(data.data()));
+    if (F()->C_Sign(s_, in, data.size(), nullptr, &len) != CKR_OK) return sig;
+    sig.resize(len);
+    EXPECT_EQ(F()->C_Sign(s_, in, data.size(), sig.data(), &len), CKR_OK);
+    sig.resize(len);
+    return sig;
+  }
+  CK_RV Verify(CK_MECHANISM* m, CK_OBJECT_HANDLE k, const std::string& data, std::vector<uint8_t> sig) {
+    CK_RV rv = F()->C_VerifyInit(s_, m, k);
+    if (rv != CKR_OK) return rv;
+    return F()->C_Verify(s_, reinterpret_cast<CK_BYTE_PTR>(const_cast<char*>(data.data())), data.size(), sig.data(),
+                         sig.size());
+  }
+  std::vector<CK_OBJECT_HANDLE> Find(std::vector<CK_ATTRIBUTE> tmpl, CK_ULONG page = 3) {
+    std::vector<CK_OBJECT_HANDLE> out;
+    EXPECT_EQ(F()->C_FindObjectsInit(s_, tmpl.data(), tmpl.size()), CKR_OK);
+    while (true) {
+      CK_OBJECT_HANDLE buf[16];
+      CK_ULONG n = 0;
+      EXPECT_EQ(F()->C_FindObjects(s_, buf, page, &n), CKR_OK);
+      if (n == 0) break;
+      out.insert(out.end(), buf, buf + n);
+    }
+    EXPECT_EQ(F()->C_FindObjectsFinal(s_), CKR_OK);
+    return out;
+  }
+
+  CK_SLOT_ID slot_ = 0;
+  CK_SESSION_HANDLE s_ = 0;
+};
+
+const std::vector<uint8_t> kP256 = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+const std::vector<uint8_t> kP384 = {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22};
+const std::vector<uint8_t> kP521 = {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23};
+
+TEST_F(P11Test, InfoSlotsAndMechanisms) {
+  CK_INFO info;
+  ASSERT_EQ(F()->C_GetInfo(&info), CKR_OK);
+  EXPECT_EQ(info.cryptokiVersion.major, 2);
+  CK_ULONG n = 0;
+  ASSERT_EQ(F()->C_GetMechanismList(slot_, nullptr, &n), CKR_OK);
+  std::vector<CK_MECHANISM_TYPE> mechs(n);
+  CK_ULONG small = 1;
+  EXPECT_EQ(F()->C_GetMechanismList(slot_, mechs.data(), &small), CKR_BUFFER_TOO_SMALL);
+  EXPECT_EQ(small, n);
+  ASSERT_EQ(F()->C_GetMechanismList(slot_, mechs.data(), &n), CKR_OK);
+  EXPECT_THAT(mechs, ::testing::IsSupersetOf({CKM_AES_GCM, CKM_AES_CBC_PAD, CKM_ECDSA, CKM_SHA256_RSA_PKCS,
+                                              CKM_RSA_PKCS_PSS, CKM_RSA_PKCS_OAEP, CKM_SHA256_HMAC, CKM_SHA256}));
+  if (!g->softhsm) {  // SoftHSM2 2.6.1 has no hashed ECDSA
+    EXPECT_THAT(mechs, ::testing::IsSupersetOf({CKM_ECDSA_SHA256, CKM_ECDSA_SHA384}));
+  }
+  CK_MECHANISM_INFO mi;
+  ASSERT_EQ(F()->C_GetMechanismInfo(slot_, CKM_AES_GCM, &mi), CKR_OK);
+  EXPECT_NE(mi.flags & CKF_ENCRYPT, 0u);
+  EXPECT_EQ(F()->C_GetMechanismInfo(slot_, 0x7ffffff0, &mi), CKR_MECHANISM_INVALID);
+  EXPECT_EQ(F()->C_GetSlotInfo(0x7ffffff0, nullptr), CKR_SLOT_ID_INVALID);
+  CK_TOKEN_INFO ti;
+  ASSERT_EQ(F()->C_GetTokenInfo(slot_, &ti), CKR_OK);
+  EXPECT_NE(ti.flags & CKF_TOKEN_INITIALIZED, 0u);
+  EXPECT_NE(ti.flags & CKF_USER_PIN_INITIALIZED, 0u);
+}
+
+TEST_F(P11Test, UserPinLockoutReportsCountLowFinalTryLocked) {
+  CK_SESSION_HANDLE s2;
+  ASSERT_EQ(F()->C_Logout(s_), CKR_OK);
+  ASSERT_EQ(F()->C_OpenSession(slot_, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &s2), CKR_OK);
+  auto flags = [&] {
+    CK_TOKEN_INFO ti;
+    EXPECT_EQ(F()->C_GetTokenInfo(slot_, &ti), CKR_OK);
+    return ti.flags & (CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY | CKF_USER_PIN_LOCKED);
+  };
+  EXPECT_EQ(F()->C_Login(s2, CKU_USER, U("wrong-pin"), 9), CKR_PIN_INCORRECT);
+  if (flags() == 0 && g->softhsm) {
+    ASSERT_EQ(F()->C_Login(s2, CKU_USER, U(kUserPin), L(kUserPin)), CKR_OK);
+    GTEST_SKIP() << "SoftHSM2 does not implement PIN retry counters";
+  }
+  EXPECT_EQ(flags(), CKF_USER_PIN_COUNT_LOW);
+  bool saw_final = false, locked = false;
+  for (int i = 0; i < 10 && !locked; ++i) {
+    CK_RV rv = F()->C_Login(s2, CKU_USER, U("wrong-pin"), 9);
+    saw_final |= (flags() & CKF_USER_PIN_FINAL_TRY) != 0;
+    locked = rv == CKR_PIN_LOCKED;
+    if (!locked) {
+      EXPECT_EQ(rv, CKR_PIN_INCORRECT);
+    }
+  }
+  if (!locked && g->softhsm) {
+    ASSERT_EQ(F()->C_Login(s2, CKU_USER, U(kUserPin), L(kUserPin)), CKR_OK);
+    GTEST_SKIP() << "SoftHSM2 counts failures but never locks the PIN";
+  }
+  EXPECT_TRUE(saw_final);
+  ASSERT_TRUE(locked);
+  EXPECT_NE(flags() & CKF_USER_PIN_LOCKED, 0u);
+  EXPECT_EQ(F()->C_Login(s2, CKU_USER, U(kUserPin), L(kUserPin)), CKR_PIN_LOCKED);
+  // The SO unlocks by setting a new user PIN.
+  ASSERT_EQ(F()->C_Login(s2, CKU_SO, U(kSoPin), L(kSoPin)), CKR_OK);
+  ASSERT_EQ(F()->C_InitPIN(s2, U(kUserPin), L(kUserPin)), CKR_OK);
+  ASSERT_EQ(F()->C_Logout(s2), CKR_OK);
+  EXPECT_EQ(flags(), 0u);
+  EXPECT_EQ(F()->C_Login(s2, CKU_USER, U(kUserPin), L(kUserPin)), CKR_OK);
+}
+
+TEST_F(P11Test, LoginErrorsAndSharedLoginState) {
+  EXPECT_EQ(F()->C_Login(s_, CKU_USER, U(kUserPin), L(kUserPin)), CKR_USER_ALREADY_LOGGED_IN);
+  CK_SESSION_HANDLE s2;
+  ASSERT_EQ(F()->C_OpenSession(slot_, CKF_SERIAL_SESSION, nullptr, nullptr, &s2), CKR_OK);
+  CK_SESSION_INFO si;
+  ASSERT_EQ(F()->C_GetSessionInfo(s2, &si), CKR_OK);
+  EXPECT_EQ(si.state, CKS_RO_USER_FUNCTIONS);  // login is per application, not per session
+  EXPECT_EQ(F()->C_Login(s2, 77, U(kUserPin), L(kUserPin)), CKR_USER_TYPE_INVALID);
+  EXPECT_EQ(F()->C_OpenSession(slot_, 0, nullptr, nullptr, &s2), CKR_SESSION_PARALLEL_NOT_SUPPORTED);
+  EXPECT_EQ(F()->C_GetSessionInfo(0xdead, &si), CKR_SESSION_HANDLE_INVALID);
+}
+
+TEST_F(P11Test, EcdsaSignVerifyWithLengthDance) {
+  for (const auto* oid : {&kP256, &kP384, &kP521}) {
+    CK_OBJECT_HANDLE pub, priv;
+    GenEc(*oid, &pub, &priv);
+    CK_MECHANISM m = {CKM_ECDSA, nullptr, 0};
+    ASSERT_EQ(F()->C_SignInit(s_, &m, priv), CKR_OK);
+    CK_BYTE data[] = "0123456789abcdef0123456789abcdef";  // stands for a SHA-256 hash
+    CK_ULONG len = 0;
+    ASSERT_EQ(F()->C_Sign(s_, data, 32, nullptr, &len), CKR_OK);
+    size_t want = oid == &kP256 ? 64 : oid == &kP384 ? 96 : 132;
+    EXPECT_EQ(len, want);
+    std::vector<uint8_t> sig(len);
+    CK_ULONG short_len = 10;
+    EXPECT_EQ(F()->C_Sign(s_, data, 32, sig.data(), &short_len), CKR_BUFFER_TOO_SMALL);
+    EXPECT_EQ(short_len, want);
+    ASSERT_EQ(F()->C_Sign(s_, data, 32, sig.data(), &len), CKR_OK);
+    const std::string hash(reinterpret_cast<char*>(data), 32);
+    EXPECT_EQ(Verify(&m, pub, hash, sig), CKR_OK);
+    sig[5] ^= 1;
+    EXPECT_EQ(Verify(&m, pub, hash, sig), CKR_SIGNATURE_INVALID);
+    // The operation ended: C_Sign without C_SignInit.
+    EXPECT_EQ(F()->C_Sign(s_, data, 32, sig.data(), &len), CKR_OPERATION_NOT_INITIALIZED);
+  }
+}
+
+TEST_F(P11Test, MultiPartSignEqualsOneShotVerify) {
+  CK_OBJECT_HANDLE pub, priv;
+  GenEc(kP256, &pub, &priv);
+  CK_MECHANISM m = {CKM_ECDSA_SHA384, nullptr, 0};
+  if (!Has(m.mechanism)) {
+    m.mechanism = CKM_SHA256_HMAC;  // SoftHSM2: multi-part over HMAC instead
+    CK_MECHANISM gen = {CKM_GENERIC_SECRET_KEY_GEN, nullptr, 0};
+    CK_ULONG len = 32;
+    CK_BBOOL t = CK_TRUE;
+    CK_ATTRIBUTE tmpl[] = {{CKA_VALUE_LEN, &len, sizeof(len)}, {CKA_SIGN, &t, 1}, {CKA_VERIFY, &t, 1}};
+    ASSERT_EQ(F()->C_GenerateKey(s_, &gen, tmpl, 3, &priv), CKR_OK);
+    pub = priv;
+  }
+  ASSERT_EQ(F()->C_SignInit(s_, &m, priv), CKR_OK);
+  CK_BYTE a[] = "hello ", b[] = "world";
+  ASSERT_EQ(F()->C_SignUpdate(s_, a, 6), CKR_OK);
+  ASSERT_EQ(F()->C_SignUpdate(s_, b, 5), CKR_OK);
+  std::vector<uint8_t> sig(200);
+  CK_ULONG len = sig.size();
+  ASSERT_EQ(F()->C_SignFinal(s_, sig.data(), &len), CKR_OK);
+  sig.resize(len);
+  EXPECT_EQ(Verify(&m, pub, "hello world", sig), CKR_OK);
+}
+
+TEST_F(P11Test, RsaPkcsPssAndOaep) {
+  CK_MECHANISM gen = {CKM_RSA_PKCS_KEY_PAIR_GEN, nullptr, 0};
+  CK_ULONG bits = 2048;
+  CK_BYTE e[] = {1, 0, 1};
+  CK_BBOOL t = CK_TRUE;
+  CK_ATTRIBUTE pt[] = {{CKA_MODULUS_BITS, &bits, sizeof(bits)}, {CKA_PUBLIC_EXPONENT, e, 3}, {CKA_VERIFY, &t, 1},
+                       {CKA_ENCRYPT, &t, 1}};
+  CK_ATTRIBUTE st[] = {{CKA_SIGN, &t, 1}, {CKA_DECRYPT, &t, 1}, {CKA_SENSITIVE, &t, 1}, {CKA_PRIVATE, &t, 1}};
+  CK_OBJECT_HANDLE pub, priv;
+  ASSERT_EQ(F()->C_GenerateKeyPair(s_, &gen, pt, 4, st, 4, &pub, &priv), CKR_OK);
+  CK_MECHANISM m = {CKM_SHA256_RSA_PKCS, nullptr, 0};
+  auto sig = Sign(&m, priv, "data");
+  ASSERT_EQ(sig.size(), 256u);
+  EXPECT_EQ(Verify(&m, pub, "data", sig), CKR_OK);
+  EXPECT_EQ(Verify(&m, pub, "date", sig), CKR_SIGNATURE_INVALID);
+  CK_RSA_PKCS_PSS_PARAMS pss = {CKM_SHA256, CKG_MGF1_SHA256, 32};
+  CK_MECHANISM mp = {CKM_SHA256_RSA_PKCS_PSS, &pss, sizeof(pss)};
+  sig = Sign(&mp, priv, "data");
+  ASSERT_EQ(sig.size(), 256u);
+  EXPECT_EQ(Verify(&mp, pub, "data", sig), CKR_OK);
+  CK_RSA_PKCS_OAEP_PARAMS oaep = {CKM_SHA256, CKG_MGF1_SHA256, CKZ_DATA_SPECIFIED, nullptr, 0};
+  if (g->softhsm) oaep = {CKM_SHA_1, CKG_MGF1_SHA1, CKZ_DATA_SPECIFIED, nullptr, 0};  // its only OAEP hash
+  CK_MECHANISM mo = {CKM_RSA_PKCS_OAEP, &oaep, sizeof(oaep)};
+  ASSERT_EQ(F()->C_EncryptInit(s_, &mo, pub), CKR_OK);
+  CK_BYTE msg[] = "top secret";
+  CK_BYTE ct[256];
+  CK_ULONG ct_len = sizeof(ct);
+  ASSERT_EQ(F()->C_Encrypt(s_, msg, 10, ct, &ct_len), CKR_OK);
+  ASSERT_EQ(F()->C_DecryptInit(s_, &mo, priv), CKR_OK);
+  CK_BYTE pt_out[256];
+  CK_ULONG pt_len = sizeof(pt_out);
+  ASSERT_EQ(F()->C_Decrypt(s_, ct, ct_len, pt_out, &pt_len), CKR_OK);
+  EXPECT_EQ(std::string(reinterpret_cast<char*>(pt_out), pt_len), "top secret");
+}
+
+TEST_F(P11Test, AesGcmAndCbcPadRoundTrip) {
+  CK_OBJECT_HANDLE k = GenAes(32);
+  CK_BYTE iv[12] = {1, 2, 3}, aad[] = "header";
+  CK_GCM_PARAMS gp = {iv, 12, 96, aad, 6, 128};
+  CK_MECHANISM m = {CKM_AES_GCM, &gp, sizeof(gp)};
+  std::vector<uint8_t> pt(4096, 0x42);
+  ASSERT_EQ(F()->C_EncryptInit(s_, &m, k), CKR_OK);
+  CK_ULONG len = 0;
+  ASSERT_EQ(F()->C_Encrypt(s_, pt.data(), pt.size(), nullptr, &len), CKR_OK);
+  EXPECT_EQ(len, pt.size() + 16);
+  std::vector<uint8_t> ct(len);
+  ASSERT_EQ(F()->C_Encrypt(s_, pt.data(), pt.size(), ct.data(), &len), CKR_OK);
+  ASSERT_EQ(F()->C_DecryptInit(s_, &m, k), CKR_OK);
+  std::vector<uint8_t> back(ct.size());
+  CK_ULONG blen = back.size();
+  ASSERT_EQ(F()->C_Decrypt(s_, ct.data(), ct.size(), back.data(), &blen), CKR_OK);
+  EXPECT_EQ(std::vector<uint8_t>(back.begin(), back.begin() + static_cast<long>(blen)), pt);
+  ct[100] ^= 1;
+  ASSERT_EQ(F()->C_DecryptInit(s_, &m, k), CKR_OK);
+  blen = back.size();
+  // SoftHSM2 2.6.1 answers CKR_GENERAL_ERROR for a failed GCM tag check (a SoftHSM bug).
+  EXPECT_EQ(F()->C_Decrypt(s_, ct.data(), ct.size(), back.data(), &blen),
+            g->softhsm ? CKR_GENERAL_ERROR : CKR_ENCRYPTED_DATA_INVALID);
+
+  CK_BYTE cbc_iv[16] = {9};
+  CK_MECHANISM mc = {CKM_AES_CBC_PAD, cbc_iv, 16};
+  ASSERT_EQ(F()->C_EncryptInit(s_, &mc, k), CKR_OK);
+  std::vector<uint8_t> out(128);
+  CK_ULONG part = out.size(), total = 0;
+  ASSERT_EQ(F()->C_EncryptUpdate(s_, pt.data(), 33, out.data(), &part), CKR_OK);
+  total += part;
+  part = out.size() - total;
+  ASSERT_EQ(F()->C_EncryptFinal(s_, out.data() + total, &part), CKR_OK);
+  total += part;
+  EXPECT_EQ(total, 48u);
+  ASSERT_EQ(F()->C_DecryptInit(s_, &mc, k), CKR_OK);
+  std::vector<uint8_t> dec(64);
+  CK_ULONG dlen = dec.size();
+  ASSERT_EQ(F()->C_Decrypt(s_, out.data(), total, dec.data(), &dlen), CKR_OK);
+  EXPECT_EQ(dlen, 33u);
+}
+
+TEST_F(P11Test, HmacSha256AndDigest) {
+  CK_MECHANISM gen = {CKM_GENERIC_SECRET_KEY_GEN, nullptr, 0};
+  CK_ULONG len = 32;
+  CK_BBOOL t = CK_TRUE;
+  CK_KEY_TYPE kt = CKK_GENERIC_SECRET;
+  CK_ATTRIBUTE tmpl[] = {{CKA_VALUE_LEN, &len, sizeof(len)}, {CKA_SIGN, &t, 1}, {CKA_VERIFY, &t, 1},
+                         {CKA_KEY_TYPE, &kt, sizeof(kt)}};
+  CK_OBJECT_HANDLE k;
+  ASSERT_EQ(F()->C_GenerateKey(s_, &gen, tmpl, 4, &k), CKR_OK);
+  CK_MECHANISM m = {CKM_SHA256_HMAC, nullptr, 0};
+  auto mac = Sign(&m, k, "abc");
+  ASSERT_EQ(mac.size(), 32u);
+  EXPECT_EQ(Verify(&m, k, "abc", mac), CKR_OK);
+  mac[0] ^= 1;
+  EXPECT_EQ(Verify(&m, k, "abc", mac), CKR_SIGNATURE_INVALID);
+  CK_MECHANISM d = {CKM_SHA256, nullptr, 0};
+  ASSERT_EQ(F()->C_DigestInit(s_, &d), CKR_OK);
+  CK_BYTE out[32];
+  CK_ULONG olen = 32;
+  CK_BYTE abc[] = "abc";
+  ASSERT_EQ(F()->C_Digest(s_, abc, 3, out, &olen), CKR_OK);
+  EXPECT_EQ(out[0], 0xba);
+  EXPECT_EQ(out[31], 0xad);
+}
+
+TEST_F(P11Test, SensitiveValueIsRefused) {
+  CK_OBJECT_HANDLE k = GenAes(32);
+  CK_BYTE buf[64];
+  CK_BBOOL always = CK_FALSE, never = CK_FALSE;
+  CK_ULONG vlen = 0;
+  CK_ATTRIBUTE a[] = {{CKA_VALUE, buf, sizeof(buf)},
+                      {CKA_ALWAYS_SENSITIVE, &always, 1},
+                      {CKA_NEVER_EXTRACTABLE, &never, 1},
+                      {CKA_VALUE_LEN, &vlen, sizeof(vlen)}};
+  EXPECT_EQ(F()->C_GetAttributeValue(s_, k, a, 4), CKR_ATTRIBUTE_SENSITIVE);
+  EXPECT_EQ(a[0].ulValueLen, CK_UNAVAILABLE_INFORMATION);
+  EXPECT_EQ(always, CK_TRUE);
+  EXPECT_EQ(never, CK_TRUE);
+  EXPECT_EQ(vlen, 32u);
+  CK_BBOOL f = CK_FALSE;
+  CK_ATTRIBUTE unsens[] = {{CKA_SENSITIVE, &f, 1}};
+  EXPECT_NE(F()->C_SetAttributeValue(s_, k, unsens, 1), CKR_OK);
+  // Length query and short buffer on a readable attribute.
+  std::string label = "aes";
+  CK_ATTRIBUTE q[] = {{CKA_LABEL, nullptr, 0}};
+  ASSERT_EQ(F()->C_GetAttributeValue(s_, k, q, 1), CKR_OK);
+  EXPECT_EQ(q[0].ulValueLen, 3u);
+  CK_BYTE small[2];
+  CK_ATTRIBUTE q2[] = {{CKA_LABEL, small, 2}};
+  EXPECT_EQ(F()->C_GetAttributeValue(s_, k, q2, 1), CKR_BUFFER_TOO_SMALL);
+  EXPECT_EQ(q2[0].ulValueLen, CK_UNAVAILABLE_INFORMATION);
+}
+
+TEST_F(P11Test, FindObjectsByLabelAndClassWithPaging) {
+  for (int i = 0; i < 5; ++i) GenAes(16, false, "findme");
+  GenAes(16, false, "other");
+  CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+  std::string label = "findme";
+  auto found = Find({{CKA_LABEL, label.data(), label.size()}, {CKA_CLASS, &cls, sizeof(cls)}}, 2);
+  EXPECT_EQ(found.size(), 5u);
+  CK_OBJECT_CLASS pub = CKO_PUBLIC_KEY;
+  EXPECT_TRUE(Find({{CKA_LABEL, label.data(), label.size()}, {CKA_CLASS, &pub, sizeof(pub)}}).empty());
+  ASSERT_EQ(F()->C_DestroyObject(s_, found[0]), CKR_OK);
+  EXPECT_EQ(Find({{CKA_LABEL, label.data(), label.size()}}).size(), 4u);
+  EXPECT_EQ(F()->C_DestroyObject(s_, found[0]), CKR_OBJECT_HANDLE_INVALID);
+}
+
+TEST_F(P11Test, InvalidHandlesAndArguments) {
+  CK_MECHANISM m = {CKM_ECDSA, nullptr, 0};
+  CK_BYTE data[32] = {};
+  CK_BYTE sig[132];
+  CK_ULONG len = sizeof(sig);
+  CK_RV rv = F()->C_SignInit(s_, &m, 0x7fff1234);
+  if (rv == CKR_OK) rv = F()->C_Sign(s_, data, 32, sig, &len);
+  // SoftHSM2 answers CKR_OBJECT_HANDLE_INVALID here; the spec's code for C_SignInit is KEY_HANDLE.
+  EXPECT_EQ(rv, g->softhsm ? CKR_OBJECT_HANDLE_INVALID : CKR_KEY_HANDLE_INVALID);
+  EXPECT_EQ(F()->C_SignInit(0xbad, &m, 1), CKR_SESSION_HANDLE_INVALID);
+  EXPECT_EQ(F()->C_SignInit(s_, nullptr, 1), CKR_ARGUMENTS_BAD);
+  EXPECT_EQ(F()->C_Sign(s_, data, 32, sig, &len), CKR_OPERATION_NOT_INITIALIZED);
+  CK_OBJECT_HANDLE k = GenAes(32);
+  CK_MECHANISM hm = {CKM_SHA256_HMAC, nullptr, 0};
+  rv = F()->C_SignInit(s_, &hm, k);
+  if (rv == CKR_OK) rv = F()->C_Sign(s_, data, 32, sig, &len);
+  EXPECT_THAT(rv, ::testing::AnyOf(CKR_KEY_TYPE_INCONSISTENT, CKR_KEY_FUNCTION_NOT_PERMITTED));
+}
+
+TEST_F(P11Test, ForkedChildMustReinitialize) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    CK_ULONG n = 0;
+    // SoftHSM2 is not fork-aware: it keeps working in the child without re-initialisation.
+    if (!g->softhsm) {
+      if (F()->C_GetSlotList(CK_TRUE, nullptr, &n) != CKR_CRYPTOKI_NOT_INITIALIZED) _exit(1);
+      if (F()->C_Initialize(nullptr) != CKR_OK) _exit(2);
+    }
+    CK_SLOT_ID slot = FindSlot(F(), kLabel, false);
+    CK_SESSION_HANDLE s;
+    if (F()->C_OpenSession(slot, CKF_SERIAL_SESSION, nullptr, nullptr, &s) != CKR_OK) _exit(3);
+    CK_BYTE r[16];
+    if (F()->C_GenerateRandom(s, r, 16) != CKR_OK) _exit(4);
+    if (!g->softhsm) F()->C_Finalize(nullptr);
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  // The parent is unaffected.
+  CK_BYTE r[16];
+  EXPECT_EQ(F()->C_GenerateRandom(s_, r, 16), CKR_OK);
+}
+
+TEST_F(P11Test, TwoThreadsSignConcurrently) {
+  CK_OBJECT_HANDLE pub, priv;
+  GenEc(kP256, &pub, &priv);
+  std::atomic<int> ok{0};
+  auto worker = [&] {
+    CK_SESSION_HANDLE s;
+    if (F()->C_OpenSession(slot_, CKF_SERIAL_SESSION, nullptr, nullptr, &s) != CKR_OK) return;
+    CK_MECHANISM m = {CKM_ECDSA, nullptr, 0};
+    for (int i = 0; i < 50; ++i) {
+      CK_BYTE d[32] = {1}, sig[64];
+      CK_ULONG len = 64;
+      if (F()->C_SignInit(s, &m, priv) == CKR_OK && F()->C_Sign(s, d, 32, sig, &len) == CKR_OK) ++ok;
+    }
+    F()->C_CloseSession(s);
+  };
+  std::thread a(worker), b(worker);
+  a.join();
+  b.join();
+  EXPECT_EQ(ok.load(), 100);
+}
+
+// ---- vhsmd-only behaviour ----
+
+TEST_F(P11Test, TokenObjectsSurviveDaemonKillAndRestart) {
+  SKIP_ON_SOFTHSM("daemon restart is vhsmd-specific");
+  CK_OBJECT_HANDLE pub, priv;
+  GenEc(kP256, &pub, &priv, true, "persist");
+  CK_MECHANISM m = {CKM_ECDSA_SHA256, nullptr, 0};
+  auto sig = Sign(&m, priv, "before restart");
+  ASSERT_EQ(sig.size(), 64u);
+  F()->C_Finalize(nullptr);
+  g->daemon->Stop();  // SIGKILL
+  ASSERT_EQ(g->daemon->Start(), "");
+  ASSERT_EQ(F()->C_Initialize(nullptr), CKR_OK);
+  ASSERT_EQ(F()->C_OpenSession(slot_, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &s_), CKR_OK);
+  ASSERT_EQ(F()->C_Login(s_, CKU_USER, U(kUserPin), L(kUserPin)), CKR_OK);
+  std::string label = "persist";
+  CK_OBJECT_CLASS cls = CKO_PUBLIC_KEY;
+  auto found = Find({{CKA_LABEL, label.data(), label.size()}, {CKA_CLASS, &cls, sizeof(cls)}});
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(Verify(&m, found[0], "before restart", sig), CKR_OK);
+}
+
+TEST_F(P11Test, StoreFromAnotherMeasurementDoesNotOpen) {
+  SKIP_ON_SOFTHSM("measurement binding is vhsmd-specific");
+  F()->C_Finalize(nullptr);
+  g->daemon->Stop();
+  std::string mfile = g->daemon->sim_dir() + "/measurement";
+  std::string original;
+  std::getline(std::ifstream(mfile), original);
+  std::ofstream(mfile) << std::string(96, 'a') << "\n";
+  std::string err = g->daemon->Start();
+  EXPECT_THAT(err, ::testing::HasSubstr("does not open this store"));
+  std::ofstream(mfile) << original << "\n";
+  ASSERT_EQ(g->daemon->Start(), "");
+  ASSERT_EQ(F()->C_Initialize(nullptr), CKR_OK);
+  ASSERT_EQ(F()->C_OpenSession(slot_, CKF_SERIAL_SESSION, nullptr, nullptr, &s_), CKR_OK);
+}
+
+TEST_F(P11Test, MalformedFramesDropOnlyThatClient) {
+  SKIP_ON_SOFTHSM("wire protocol is vhsmd-specific");
+  const std::vector<std::vector<uint8_t>> bad = {
+      {'G', 'E', 'T', ' ', '/', ' ', 'H', 'T', 'T', 'P', '/', '1', '.', '1', '\r', '\n'},          // bad magic
+      {0x56, 0x48, 0x53, 0x4d, 9, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0},                              // version 9
+      {0x56, 0x48, 0x53, 0x4d, 1, 0, 1, 0, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0x7f},                  // oversized
+      {0x56, 0x48, 0x53, 0x4d, 1, 0, 21, 0, 1, 0, 0, 0, 4, 0, 0, 0, 1, 2, 3, 4},                 // bad payload
+      {0x56, 0x48, 0x53, 0x4d, 1, 0, 21, 0},                                                     // truncated
+  };
+  for (const auto& frame : bad) {
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::string path = g->daemon->socket();
+    std::memcpy(addr.sun_path, path.data(), path.size());
+    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    ASSERT_EQ(send(fd, frame.data(), frame.size(), MSG_NOSIGNAL), static_cast<ssize_t>(frame.size()));
+    shutdown(fd, SHUT_WR);
+    char buf[64];
+    timeval tv{2, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    ssize_t n = recv(fd, buf, sizeof(buf), 0);
+    // Either an error reply (well-formed header, bad payload) or a closed connection.
+    EXPECT_GE(n, 0);
+    close(fd);
+    CK_BYTE r[8];
+    EXPECT_EQ(F()->C_GenerateRandom(s_, r, 8), CKR_OK) << "daemon must keep serving other clients";
+  }
+}
+
+TEST(AbsentDaemonTest, CallsFailFastWithDeviceError) {
+  if (g->softhsm) GTEST_SKIP() << "vhsmd-specific";
+  std::string saved = std::getenv("VHSM_SOCKET");
+  setenv("VHSM_SOCKET", (g->dir + "/nobody-listens.sock").c_str(), 1);
+  ASSERT_EQ(F()->C_Initialize(nullptr), CKR_OK);
+  auto t0 = std::chrono::steady_clock::now();
+  CK_ULONG n = 0;
+  EXPECT_EQ(F()->C_GetSlotList(CK_TRUE, nullptr, &n), CKR_DEVICE_ERROR);
+  CK_TOKEN_INFO ti;
+  EXPECT_EQ(F()->C_GetTokenInfo(0, &ti), CKR_DEVICE_ERROR);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(1));
+  F()->C_Finalize(nullptr);
+  setenv("VHSM_SOCKET", saved.c_str(), 1);
+}
+
+TEST(NotInitializedTest, EveryCallRefusesBeforeInitialize) {
+  CK_ULONG n = 0;
+  EXPECT_EQ(F()->C_GetSlotList(CK_TRUE, nullptr, &n), CKR_CRYPTOKI_NOT_INITIALIZED);
+  EXPECT_EQ(F()->C_Finalize(nullptr), CKR_CRYPTOKI_NOT_INITIALIZED);
+  EXPECT_EQ(F()->C_CloseSession(1), CKR_CRYPTOKI_NOT_INITIALIZED);
+}
+
+}  // namespace
+}  // namespace vhsm::p11test
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  ::testing::AddGlobalTestEnvironment(new vhsm::p11test::ConformanceEnv());
+  return RUN_ALL_TESTS();
+}
