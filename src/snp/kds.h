@@ -77,7 +77,8 @@ Result<std::string> CrlUrl(Product product, KdsSigner signer,
 // One GET of an absolute URL. Implementations return the body of a 200 response, or:
 // NotFound (404), InvalidArgument (400 or a malformed URL), ResourceExhausted (body larger
 // than the configured limit; not retried), Unavailable (transport errors, 429/5xx after the
-// retry budget, other statuses). Implementations must be callable from several threads.
+// retry budget, other statuses), DataLoss (200 with an empty body). Implementations must be
+// callable from several threads.
 class HttpFetcher {
  public:
   virtual ~HttpFetcher() = default;
@@ -109,8 +110,8 @@ class HttplibFetcher final : public HttpFetcher {
   HttpFetcherOptions options_;
 };
 
-// Parses a Retry-After value in delta-seconds ("120"); nullopt for HTTP-dates or garbage, in
-// which case the computed backoff is used. Exposed for tests.
+// Parses a Retry-After value in delta-seconds ("120", clamped to 1e9); nullopt for HTTP-dates
+// or garbage, in which case the computed backoff is used. Exposed for tests.
 std::optional<int64_t> ParseRetryAfterSeconds(std::string_view value);
 
 // ---------------------------------------------------------------------------------------------
@@ -120,7 +121,7 @@ std::optional<int64_t> ParseRetryAfterSeconds(std::string_view value);
 //                                                "fmc0-bl0-tee0-snp0-ucode9"
 //   <root>/{vcek|vlek}/<Product>/cert_chain.pem
 //   <root>/{vcek|vlek}/<Product>/crl.der
-// Files are written with WriteFileAtomic (0644); directories are created 0755 as needed.
+// Files are written with WriteFileAtomic (0644); missing directories are created (umask applies).
 // Reads are size-capped. The cache does not judge contents (see the WARNING above).
 class CollateralCache {
  public:
