@@ -153,6 +153,28 @@ VerifyOutcome Verifier::VerifyWithChecks(const Evidence& evidence) const {
   return out;
 }
 
+Result<snp::AmdCertInfo> Verifier::VerifyCertificateChain(Product product, SigningKey signer,
+                                                          const snp::CertificateSet& certs,
+                                                          std::vector<Check>* checks) const {
+  std::vector<Check> local;
+  std::vector<Check>* out = checks != nullptr ? checks : &local;
+  Recorder rec(out);
+  if (product == Product::kUnknown) {
+    return rec.Fail("product", InvalidArgumentError("product: unknown, expected Milan, Genoa or Turin"));
+  }
+  if (signer != SigningKey::kVcek && signer != SigningKey::kVlek) {
+    return rec.Fail("leaf.kind", InvalidArgumentError("leaf kind: expected VCEK or VLEK"));
+  }
+  const Bytes& leaf = signer == SigningKey::kVlek ? certs.vlek : certs.vcek;
+  if (leaf.empty()) {
+    return rec.Fail("leaf.parse", FailedPreconditionError("leaf: no " + LeafName(signer) + " supplied"));
+  }
+  VHSM_ASSIGN_OR_RETURN(std::shared_ptr<const internal::CachedChain> chain,
+                        impl_->BuildChain(product, signer, certs, leaf, out));
+  VHSM_RETURN_IF_ERROR(impl_->CheckTimeAndCrls(*chain, certs, rec));
+  return chain->leaf_info;
+}
+
 // Chain: root → ASK/ASVK → leaf, names, signatures, leaf key and extensions, productName.
 Result<std::shared_ptr<const internal::CachedChain>> Verifier::Impl::BuildChain(
     Product product, SigningKey signer, const snp::CertificateSet& certs, const Bytes& leaf_bytes,

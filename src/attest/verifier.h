@@ -137,6 +137,14 @@ class Verifier {
   // Same checks, returning every check performed (even on failure).
   VerifyOutcome VerifyWithChecks(const Evidence& evidence) const;
 
+  // Chain-only verification (no report), e.g. for collateral or a certificate-only vector: the
+  // same root, name, signature, leaf-key, extension, productName, validity and CRL checks as
+  // Verify, for an explicit product and leaf kind (the leaf is certs.vcek or certs.vlek).
+  // Appends every check to `checks` when non-null. Returns the decoded leaf extensions.
+  Result<snp::AmdCertInfo> VerifyCertificateChain(snp::Product product, snp::SigningKey signer,
+                                                  const snp::CertificateSet& certs,
+                                                  std::vector<Check>* checks = nullptr) const;
+
   // Number of cached verified chains (for tests and metrics).
   size_t cached_chains() const;
 

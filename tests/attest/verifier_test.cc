@@ -132,6 +132,60 @@ TEST(VerifierManifestTest, EveryReportVectorYieldsItsExpectedOutcome) {
   EXPECT_GE(report_vectors, 5);
 }
 
+// Certificate-only vectors: the chain alone, for the product and leaf kind the manifest names.
+TEST(VerifierManifestTest, EveryCertificateOnlyVectorYieldsItsExpectedOutcome) {
+  VHSM_REQUIRE_SNP_VECTORS();
+  nlohmann::json m = Manifest();
+  int seen = 0;
+  for (const auto& v : m["vectors"]) {
+    if (v.value("kind", "").rfind("certificate-only", 0) != 0) continue;
+    std::string name = v["name"];
+    SCOPED_TRACE(name);
+    ++seen;
+    FixedClock clock(At(kManifestTime));
+    auto verifier = MakeVerifier(&clock);
+    ASSERT_OK_AND_ASSIGN(Product product, snp::ParseProduct(v["product"].get<std::string>()));
+    const bool vlek = v.value("signing_key", "") == "VLEK";
+    snp::CertificateSet base;
+    if (v["chain"].contains("ark")) base.ark = ReadCert(v["chain"]["ark"]);
+    if (v["chain"].contains("ask")) base.ask = ReadCert(v["chain"]["ask"]);
+    if (v["chain"].contains("asvk")) base.ask = ReadCert(v["chain"]["asvk"]);
+    int leaves = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(testdata::SnpVectorsDir() + "/vectors/" + name)) {
+      std::string file = entry.path().filename().string();
+      if (file.find("vcek") == std::string::npos && file.find("vlek") == std::string::npos) continue;
+      SCOPED_TRACE(file);
+      ++leaves;
+      snp::CertificateSet certs = base;
+      (vlek ? certs.vlek : certs.vcek) = testdata::ReadVector("vectors/" + name + "/" + file);
+      std::vector<Check> checks;
+      auto info = verifier->VerifyCertificateChain(product, vlek ? snp::SigningKey::kVlek : snp::SigningKey::kVcek,
+                                                   certs, &checks);
+      if (ExpectValid(v["expected_outcome"])) {
+        ASSERT_THAT(info, IsOk());
+        const auto& ext = v["leaf_certificate"]["amd_extensions"];
+        EXPECT_EQ(info->product_name, ext["productName"].get<std::string>());
+        if (ext.contains("hwID")) {
+          EXPECT_EQ(HexEncode(*info->hw_id), ext["hwID"].get<std::string>());
+        }
+        if (ext.contains("fmcSPL")) {
+          EXPECT_EQ(info->fmc_spl, ext["fmcSPL"].get<int>());
+        }
+        EXPECT_EQ(info->ucode_spl, ext["ucodeSPL"].get<int>());
+        // Without the supplied ARK/ASK the pinned chain is used.
+        snp::CertificateSet bare{.vcek = certs.vcek, .vlek = certs.vlek};
+        EXPECT_THAT(verifier->VerifyCertificateChain(product, vlek ? snp::SigningKey::kVlek : snp::SigningKey::kVcek, bare),
+                    IsOk());
+      } else {
+        EXPECT_FALSE(info.ok());
+        EXPECT_EQ(checks.back().name, "leaf.signature");
+      }
+    }
+    EXPECT_GE(leaves, 1);
+  }
+  EXPECT_GE(seen, 2);
+}
+
 TEST(VerifierManifestTest, ManifestCombinationsAreRejected) {
   VHSM_REQUIRE_SNP_VECTORS();
   FixedClock clock(At(kManifestTime));
