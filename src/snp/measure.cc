@@ -1,8 +1,10 @@
 #include "snp/measure.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <thread>
 #include <vector>
 
 #include "base/byte_reader.h"
@@ -86,13 +88,47 @@ Status LaunchDigestBuilder::AddMeasuredPage(PageType type, uint64_t gpa, ByteSpa
   return AddPageInfo(type, gpa, contents);
 }
 
-Status LaunchDigestBuilder::AddNormalPages(uint64_t gpa, ByteSpan data) {
+Status LaunchDigestBuilder::AddNormalPages(uint64_t gpa, ByteSpan data, unsigned max_threads) {
   if (data.size() % kPageSize != 0) {
     return InvalidArgumentError("launch digest: " + std::to_string(data.size()) +
                                 " bytes of NORMAL pages is not a multiple of 4096");
   }
-  for (size_t off = 0; off < data.size(); off += kPageSize) {
-    VHSM_RETURN_IF_ERROR(AddMeasuredPage(PageType::kNormal, gpa + off, data.subspan(off, kPageSize)));
+  const size_t pages = data.size() / kPageSize;
+  unsigned threads = max_threads != 0 ? max_threads : std::thread::hardware_concurrency();
+  threads = std::clamp(threads, 1u, kMaxHashThreads);
+  if (threads == 1 || data.size() < kMinParallelHashBytes) {
+    for (size_t off = 0; off < data.size(); off += kPageSize) {
+      VHSM_RETURN_IF_ERROR(AddMeasuredPage(PageType::kNormal, gpa + off, data.subspan(off, kPageSize)));
+    }
+    return OkStatus();
+  }
+  // Page hashes are independent: split them over threads (each with its own context), then run
+  // the sequential PAGE_INFO chain. This thread takes the first share itself.
+  std::vector<LaunchDigest> hashes(pages);
+  std::vector<Status> results(threads);
+  auto work = [&](unsigned t) {
+    Result<LaunchDigestBuilder> local = Create();
+    if (!local.ok()) {
+      results[t] = local.status();
+      return;
+    }
+    for (size_t i = pages * t / threads; i < pages * (t + 1) / threads; ++i) {
+      Status s = local->Sha384(data.subspan(i * kPageSize, kPageSize), hashes[i].data());
+      if (!s.ok()) {
+        results[t] = s;
+        return;
+      }
+    }
+  };
+  {
+    std::vector<std::jthread> workers;
+    workers.reserve(threads - 1);
+    for (unsigned t = 1; t < threads; ++t) workers.emplace_back(work, t);
+    work(0);
+  }  // jthreads join here
+  for (const Status& s : results) VHSM_RETURN_IF_ERROR(s);
+  for (size_t i = 0; i < pages; ++i) {
+    VHSM_RETURN_IF_ERROR(AddPageInfo(PageType::kNormal, gpa + i * kPageSize, hashes[i]));
   }
   return OkStatus();
 }
@@ -149,7 +185,7 @@ Result<Bytes> BuildKernelHashesPage(const DirectBootHashes& hashes, uint32_t tab
 
 // ---- the launch digest ------------------------------------------------------------------------
 
-Result<LaunchDigest> ComputeOvmfHash(ByteSpan image) {
+Result<LaunchDigest> ComputeOvmfHash(ByteSpan image, unsigned max_threads) {
   if (image.empty() || image.size() % kPageSize != 0) {
     return InvalidArgumentError("OVMF image: size " + std::to_string(image.size()) +
                                 " is not a non-zero multiple of 4096");
@@ -159,7 +195,7 @@ Result<LaunchDigest> ComputeOvmfHash(ByteSpan image) {
                                   " bytes, limit " + std::to_string(kMaxOvmfBytes));
   }
   VHSM_ASSIGN_OR_RETURN(LaunchDigestBuilder b, LaunchDigestBuilder::Create());
-  VHSM_RETURN_IF_ERROR(b.AddNormalPages(kFourGiB - image.size(), image));
+  VHSM_RETURN_IF_ERROR(b.AddNormalPages(kFourGiB - image.size(), image, max_threads));
   return b.digest();
 }
 
@@ -215,7 +251,7 @@ Result<LaunchDigest> ComputeLaunchDigest(ByteSpan image, const OvmfInfo& info,
 
   VHSM_ASSIGN_OR_RETURN(LaunchDigestBuilder b, LaunchDigestBuilder::Create(opt.ovmf_hash.value_or(LaunchDigest{})));
   if (!opt.ovmf_hash.has_value()) {
-    VHSM_RETURN_IF_ERROR(b.AddNormalPages(info.gpa_base, image));
+    VHSM_RETURN_IF_ERROR(b.AddNormalPages(info.gpa_base, image, opt.max_threads));
   }
   // EC2 measures the CPUID page after every other metadata section.
   const SevMetadataSection* deferred_cpuid = nullptr;

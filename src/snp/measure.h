@@ -28,6 +28,9 @@ inline constexpr uint32_t kMinVcpus = 1;
 inline constexpr uint32_t kMaxVcpus = 512;
 // GPA recorded for VMSA pages.
 inline constexpr uint64_t kVmsaGpa = 0x0000FFFFFFFFF000;
+// Upper bound on hashing threads, and the input size below which threads are not worth it.
+inline constexpr unsigned kMaxHashThreads = 8;
+inline constexpr size_t kMinParallelHashBytes = 512 * 1024;
 // Default SEV_FEATURES (SNPActive) and vCPU model when the caller gives none.
 inline constexpr uint64_t kDefaultGuestFeatures = 0x1;
 inline constexpr std::string_view kDefaultVcpuType = "EPYC-v4";
@@ -46,7 +49,10 @@ class LaunchDigestBuilder {
   static Result<LaunchDigestBuilder> Create(const LaunchDigest& seed = {});
 
   // `data` must be a whole number of pages (InvalidArgument otherwise); page i sits at gpa+i*4K.
-  Status AddNormalPages(uint64_t gpa, ByteSpan data);
+  // Page contents are hashed on up to `max_threads` threads (0 = one per core, at most
+  // kMaxHashThreads; small inputs always use one); the PAGE_INFO chain stays sequential, so the
+  // result never depends on the thread count.
+  Status AddNormalPages(uint64_t gpa, ByteSpan data, unsigned max_threads = 1);
   // One page whose CONTENTS is SHA-384(page) (NORMAL or VMSA pages).
   Status AddMeasuredPage(PageType type, uint64_t gpa, ByteSpan page);
   // `size_bytes`/4K pages of a type whose CONTENTS is zero (ZERO, UNMEASURED, SECRETS, CPUID).
@@ -87,11 +93,12 @@ struct MeasureOptions {
   VmmType vmm = VmmType::kQemu;
   std::optional<LaunchDigest> ovmf_hash;       // skip step 1 and start from this digest
   std::optional<DirectBootHashes> direct_boot; // -kernel/-initrd/-append
+  unsigned max_threads = 0;                    // for hashing image pages; 0 = per core
 };
 
 // Step 1 only: the digest after every image page (the seed for --ovmf-hash).
 // InvalidArgument for an image that is empty, over kMaxOvmfBytes or not whole pages.
-Result<LaunchDigest> ComputeOvmfHash(ByteSpan image);
+Result<LaunchDigest> ComputeOvmfHash(ByteSpan image, unsigned max_threads = 0);
 
 // The full launch digest. Errors: InvalidArgument "vcpus: ..." outside 1..512; FailedPrecondition
 // when direct boot is asked of a build without SNP kernel hashes, or more than one vCPU of a

@@ -231,6 +231,24 @@ TEST(MeasureTest, EveryInputChangesTheDigest) {
   EXPECT_NE(d, ref);
 }
 
+TEST(MeasureTest, ThreadCountDoesNotChangeTheDigest) {
+  SyntheticOvmf s;
+  s.image_size = 2u << 20;  // above kMinParallelHashBytes
+  Bytes image = s.Build();
+  ASSERT_OK_AND_ASSIGN(LaunchDigest one, ComputeOvmfHash(image, 1));
+  for (unsigned t : {0u, 2u, 3u, 7u}) {
+    ASSERT_OK_AND_ASSIGN(LaunchDigest d, ComputeOvmfHash(image, t));
+    EXPECT_EQ(d, one) << t << " threads";
+  }
+  // And the same as chaining page by page through the public builder.
+  ASSERT_OK_AND_ASSIGN(LaunchDigestBuilder b, LaunchDigestBuilder::Create());
+  for (size_t off = 0; off < image.size(); off += kPageSize) {
+    ASSERT_OK(b.AddMeasuredPage(PageType::kNormal, 0x100000000 - image.size() + off,
+                                ByteSpan(image).subspan(off, kPageSize)));
+  }
+  EXPECT_EQ(b.digest(), one);
+}
+
 TEST(MeasureTest, KernelHashesPageLayout) {
   DirectBootHashes h = MakeDirectBootHashes(Sha256Of(AsBytes("kernel")), std::nullopt, "ro");
   ASSERT_OK_AND_ASSIGN(Bytes page, BuildKernelHashesPage(h, 0x80BC00));
