@@ -8,7 +8,7 @@ Bytes EncodeGcm(const GcmParams& p) {
   MsgWriter w;
   w.PutBytes(p.iv);
   w.PutBytes(p.aad);
-  w.PutU64(p.tag_bits);
+  w.PutU64(p.tag_length_bits);
   return w.Take();
 }
 Result<GcmParams> DecodeGcm(ByteSpan b) {
@@ -16,7 +16,7 @@ Result<GcmParams> DecodeGcm(ByteSpan b) {
   GcmParams p;
   VHSM_ASSIGN_OR_RETURN(ByteSpan iv, r.GetBytes("gcm.iv", 256));
   VHSM_ASSIGN_OR_RETURN(ByteSpan aad, r.GetBytes("gcm.aad", kMaxAttributeValue));
-  VHSM_ASSIGN_OR_RETURN(p.tag_bits, r.GetU64("gcm.tag_bits"));
+  VHSM_ASSIGN_OR_RETURN(p.tag_length_bits, r.GetU64("gcm.tag_length_bits"));
   VHSM_RETURN_IF_ERROR(r.ExpectEnd("gcm"));
   p.iv.assign(iv.begin(), iv.end());
   p.aad.assign(aad.begin(), aad.end());
@@ -25,7 +25,7 @@ Result<GcmParams> DecodeGcm(ByteSpan b) {
 
 Bytes EncodePss(const PssParams& p) {
   MsgWriter w;
-  w.PutU64(p.hash_alg);
+  w.PutU64(p.hash_mechanism);
   w.PutU64(p.mgf);
   w.PutU64(p.salt_len);
   return w.Take();
@@ -33,7 +33,7 @@ Bytes EncodePss(const PssParams& p) {
 Result<PssParams> DecodePss(ByteSpan b) {
   MsgReader r(b);
   PssParams p;
-  VHSM_ASSIGN_OR_RETURN(p.hash_alg, r.GetU64("pss.hash_alg"));
+  VHSM_ASSIGN_OR_RETURN(p.hash_mechanism, r.GetU64("pss.hash_mechanism"));
   VHSM_ASSIGN_OR_RETURN(p.mgf, r.GetU64("pss.mgf"));
   VHSM_ASSIGN_OR_RETURN(p.salt_len, r.GetU64("pss.salt_len"));
   VHSM_RETURN_IF_ERROR(r.ExpectEnd("pss"));
@@ -42,7 +42,7 @@ Result<PssParams> DecodePss(ByteSpan b) {
 
 Bytes EncodeOaep(const OaepParams& p) {
   MsgWriter w;
-  w.PutU64(p.hash_alg);
+  w.PutU64(p.hash_mechanism);
   w.PutU64(p.mgf);
   w.PutU64(p.source);
   w.PutBytes(p.label);
@@ -51,7 +51,7 @@ Bytes EncodeOaep(const OaepParams& p) {
 Result<OaepParams> DecodeOaep(ByteSpan b) {
   MsgReader r(b);
   OaepParams p;
-  VHSM_ASSIGN_OR_RETURN(p.hash_alg, r.GetU64("oaep.hash_alg"));
+  VHSM_ASSIGN_OR_RETURN(p.hash_mechanism, r.GetU64("oaep.hash_mechanism"));
   VHSM_ASSIGN_OR_RETURN(p.mgf, r.GetU64("oaep.mgf"));
   VHSM_ASSIGN_OR_RETURN(p.source, r.GetU64("oaep.source"));
   VHSM_ASSIGN_OR_RETURN(ByteSpan label, r.GetBytes("oaep.label", kMaxAttributeValue));
@@ -62,14 +62,14 @@ Result<OaepParams> DecodeOaep(ByteSpan b) {
 
 Bytes EncodeCtr(const CtrParams& p) {
   MsgWriter w;
-  w.PutU64(p.counter_bits);
+  w.PutU64(p.ctr_bits);
   w.PutBytes(p.counter_block);
   return w.Take();
 }
 Result<CtrParams> DecodeCtr(ByteSpan b) {
   MsgReader r(b);
   CtrParams p;
-  VHSM_ASSIGN_OR_RETURN(p.counter_bits, r.GetU64("ctr.counter_bits"));
+  VHSM_ASSIGN_OR_RETURN(p.ctr_bits, r.GetU64("ctr.ctr_bits"));
   VHSM_ASSIGN_OR_RETURN(ByteSpan cb, r.GetBytes("ctr.cb", 16));
   VHSM_RETURN_IF_ERROR(r.ExpectEnd("ctr"));
   if (cb.size() != 16) return InvalidArgumentError("ctr.cb: got " + std::to_string(cb.size()) + " bytes, want 16");

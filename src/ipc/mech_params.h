@@ -1,6 +1,7 @@
 // mech_params.h: flat encodings of PKCS#11 mechanism parameter structures (which contain
 // pointers) for the wire. The client module fills these from CK_MECHANISM.pParameter; vhsmd
 // decodes them per mechanism type. Decoders are bounds-checked and reject trailing bytes.
+// Field names avoid p11-kit's leaked compatibility macros (hash_alg, counter_bits, tag_bits, ...).
 #pragma once
 
 #include <cstdint>
@@ -13,21 +14,21 @@ namespace vhsm::ipc {
 struct GcmParams {
   Bytes iv;
   Bytes aad;
-  uint64_t tag_bits = 128;
+  uint64_t tag_length_bits = 128;
 };
 struct PssParams {
-  uint64_t hash_alg = 0;
+  uint64_t hash_mechanism = 0;
   uint64_t mgf = 0;
   uint64_t salt_len = 0;
 };
 struct OaepParams {
-  uint64_t hash_alg = 0;
+  uint64_t hash_mechanism = 0;
   uint64_t mgf = 0;
   uint64_t source = 0;
   Bytes label;
 };
 struct CtrParams {
-  uint64_t counter_bits = 0;
+  uint64_t ctr_bits = 0;
   Bytes counter_block;  // 16 bytes
 };
 

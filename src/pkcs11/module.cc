@@ -36,7 +36,7 @@ CK_RV FlattenMechanism(const CK_MECHANISM* m, ipc::WireMechanism* out) {
       ipc::GcmParams g;
       g.iv.assign(p->pIv, p->pIv + p->ulIvLen);
       if (p->ulAADLen != 0) g.aad.assign(p->pAAD, p->pAAD + p->ulAADLen);
-      g.tag_bits = p->ulTagBits;
+      g.tag_length_bits = p->ulTagBits;
       out->param = ipc::EncodeGcm(g);
       return CKR_OK;
     }
@@ -44,7 +44,7 @@ CK_RV FlattenMechanism(const CK_MECHANISM* m, ipc::WireMechanism* out) {
       if (!need(sizeof(CK_AES_CTR_PARAMS))) return CKR_MECHANISM_PARAM_INVALID;
       const auto* p = static_cast<const CK_AES_CTR_PARAMS*>(m->pParameter);
       ipc::CtrParams c;
-      c.counter_bits = p->ulCounterBits;
+      c.ctr_bits = p->ulCounterBits;
       c.counter_block.assign(p->cb, p->cb + 16);
       out->param = ipc::EncodeCtr(c);
       return CKR_OK;
@@ -286,6 +286,27 @@ CK_RV PingDaemon() {
   return rpc_rv_;
 }
 
+CK_RV FetchMechanisms(std::vector<std::pair<CK_MECHANISM_TYPE, CK_MECHANISM_INFO>>* out);
+
+// The daemon's mechanism table, fetched once per C_Initialize, so C_*Init can reject a mechanism
+// locally with CKR_MECHANISM_INVALID (callers probe mechanisms that way) without a round trip.
+CK_RV MechanismAllowed(CK_MECHANISM_TYPE type, CK_FLAGS need) {
+  static std::mutex mu;
+  static std::vector<std::pair<CK_MECHANISM_TYPE, CK_MECHANISM_INFO>> cache;
+  static const void* cache_owner = nullptr;
+  std::lock_guard<std::mutex> lock(mu);
+  const void* owner = &Mod().client();
+  if (cache_owner != owner || cache.empty()) {
+    cache.clear();
+    if (CK_RV rv = FetchMechanisms(&cache); rv != CKR_OK) return rv;
+    cache_owner = owner;
+  }
+  for (const auto& [t, info] : cache) {
+    if (t == type) return (info.flags & need) != 0 ? CKR_OK : CKR_MECHANISM_INVALID;
+  }
+  return CKR_MECHANISM_INVALID;
+}
+
 // ---- crypto operations shared by sign/encrypt/decrypt/digest ----------------------------------
 
 enum class Kind { kSign, kVerify, kEncrypt, kDecrypt, kDigest };
@@ -320,6 +341,8 @@ CK_RV OpInit(CK_SESSION_HANDLE h, Kind k, CK_MECHANISM_PTR mech, CK_OBJECT_HANDL
   if (op.active) return CKR_OPERATION_ACTIVE;
   ipc::WireMechanism m;
   if (CK_RV rv = FlattenMechanism(mech, &m); rv != CKR_OK) return rv;
+  static constexpr CK_FLAGS kNeed[] = {CKF_SIGN, CKF_VERIFY, CKF_ENCRYPT, CKF_DECRYPT, CKF_DIGEST};
+  if (CK_RV rv = MechanismAllowed(m.type, kNeed[static_cast<int>(k)]); rv != CKR_OK) return rv;
   op.Reset();
   op.active = true;
   op.mech = std::move(m);
@@ -533,6 +556,7 @@ VHSM_EXPORT CK_RV C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info) {
   });
 }
 
+namespace vhsm::pkcs11 {
 namespace {
 CK_RV FetchMechanisms(std::vector<std::pair<CK_MECHANISM_TYPE, CK_MECHANISM_INFO>>* out) {
   MsgWriter w;
@@ -551,6 +575,7 @@ CK_RV FetchMechanisms(std::vector<std::pair<CK_MECHANISM_TYPE, CK_MECHANISM_INFO
   return CKR_OK;
 }
 }  // namespace
+}  // namespace vhsm::pkcs11
 
 VHSM_EXPORT CK_RV C_GetMechanismList(CK_SLOT_ID slot, CK_MECHANISM_TYPE_PTR list, CK_ULONG_PTR count) {
   return Guard([&]() -> CK_RV {

@@ -394,7 +394,7 @@ CK_RV Engine::Sign(const ipc::WireMechanism& mech, const Object& key, ByteSpan d
     if (fam == Family::kRsaPss) {
       Result<ipc::PssParams> p = ipc::DecodePss(mech.param);
       if (!p.ok()) return CKR_MECHANISM_PARAM_INVALID;
-      pss_md = VHSM_MD(p->hash_alg);
+      pss_md = VHSM_MD(p->hash_mechanism);
       mgf_md = VHSM_MD(MgfHash(p->mgf));
       if (pss_md == nullptr || mgf_md == nullptr || p->salt_len > 512) return CKR_MECHANISM_PARAM_INVALID;
       if (md != nullptr && md != pss_md) return CKR_MECHANISM_PARAM_INVALID;
@@ -497,7 +497,7 @@ CK_RV Engine::Verify(const ipc::WireMechanism& mech, const Object& key, ByteSpan
     if (fam == Family::kRsaPss) {
       Result<ipc::PssParams> p = ipc::DecodePss(mech.param);
       if (!p.ok()) return CKR_MECHANISM_PARAM_INVALID;
-      pss_md = VHSM_MD(p->hash_alg);
+      pss_md = VHSM_MD(p->hash_mechanism);
       mgf_md = VHSM_MD(MgfHash(p->mgf));
       if (pss_md == nullptr || mgf_md == nullptr || p->salt_len > 512) return CKR_MECHANISM_PARAM_INVALID;
       if (md != nullptr && md != pss_md) return CKR_MECHANISM_PARAM_INVALID;
@@ -566,7 +566,7 @@ CK_RV Engine::Encrypt(const ipc::WireMechanism& mech, const Object& key, ByteSpa
   } else {
     Result<ipc::OaepParams> p = ipc::DecodeOaep(mech.param);
     if (!p.ok()) return CKR_MECHANISM_PARAM_INVALID;
-    const EVP_MD* md = VHSM_MD(p->hash_alg);
+    const EVP_MD* md = VHSM_MD(p->hash_mechanism);
     const EVP_MD* mgf = VHSM_MD(MgfHash(p->mgf));
     if (md == nullptr || mgf == nullptr || (p->source != 0 && p->source != CKZ_DATA_SPECIFIED)) {
       return CKR_MECHANISM_PARAM_INVALID;
@@ -611,7 +611,7 @@ CK_RV Engine::Decrypt(const ipc::WireMechanism& mech, const Object& key, ByteSpa
   } else {
     Result<ipc::OaepParams> p = ipc::DecodeOaep(mech.param);
     if (!p.ok()) return CKR_MECHANISM_PARAM_INVALID;
-    const EVP_MD* md = VHSM_MD(p->hash_alg);
+    const EVP_MD* md = VHSM_MD(p->hash_mechanism);
     const EVP_MD* mgf = VHSM_MD(MgfHash(p->mgf));
     if (md == nullptr || mgf == nullptr || (p->source != 0 && p->source != CKZ_DATA_SPECIFIED)) {
       return CKR_MECHANISM_PARAM_INVALID;
@@ -664,16 +664,16 @@ CK_RV Engine::SymmetricCrypt(const ipc::WireMechanism& mech, const Object& key, 
   } else if (mode == 2) {
     Result<ipc::CtrParams> p = ipc::DecodeCtr(mech.param);
     // OpenSSL increments the whole 128-bit block; accept only counter widths that behave the same.
-    if (!p.ok() || p->counter_bits == 0 || p->counter_bits > 128) return CKR_MECHANISM_PARAM_INVALID;
+    if (!p.ok() || p->ctr_bits == 0 || p->ctr_bits > 128) return CKR_MECHANISM_PARAM_INVALID;
     iv = p->counter_block;
   } else {
     Result<ipc::GcmParams> p = ipc::DecodeGcm(mech.param);
-    if (!p.ok() || p->iv.empty() || p->tag_bits % 8 != 0 || p->tag_bits < 32 || p->tag_bits > 128) {
+    if (!p.ok() || p->iv.empty() || p->tag_length_bits % 8 != 0 || p->tag_length_bits < 32 || p->tag_length_bits > 128) {
       return CKR_MECHANISM_PARAM_INVALID;
     }
     gcm = std::move(*p);
     iv = gcm.iv;
-    tag_len = gcm.tag_bits / 8;
+    tag_len = gcm.tag_length_bits / 8;
   }
   if ((mode <= 1 && !pad) && data.size() % 16 != 0) {
     return encrypt ? CKR_DATA_LEN_RANGE : CKR_ENCRYPTED_DATA_LEN_RANGE;

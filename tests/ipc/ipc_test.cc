@@ -115,7 +115,7 @@ TEST(MechParamsTest, RoundTrips) {
   ASSERT_OK_AND_ASSIGN(GcmParams g2, DecodeGcm(EncodeGcm(g)));
   EXPECT_EQ(g2.iv, g.iv);
   EXPECT_EQ(g2.aad, g.aad);
-  EXPECT_EQ(g2.tag_bits, 96u);
+  EXPECT_EQ(g2.tag_length_bits, 96u);
   ASSERT_OK_AND_ASSIGN(PssParams p, DecodePss(EncodePss({CKM_SHA256, CKG_MGF1_SHA256, 32})));
   EXPECT_EQ(p.salt_len, 32u);
   ASSERT_OK_AND_ASSIGN(OaepParams o, DecodeOaep(EncodeOaep({CKM_SHA256, CKG_MGF1_SHA256, CKZ_DATA_SPECIFIED, {7}})));

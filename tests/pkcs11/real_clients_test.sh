@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Real PKCS#11 clients against a running vhsmd: OpenSC pkcs11-tool (init-token, init-pin,
+# keypairgen EC/RSA, keygen AES, sign/verify, encrypt/decrypt, list-objects, --test) and GnuTLS
+# p11tool (list-all, generate-privkey, test-sign). Usage: real_clients_test.sh BUILD_DIR
+set -euo pipefail
+BUILD=${1:?build dir}
+MODULE="$BUILD/lib/libvhsm-pkcs11.so"
+WORK=$(mktemp -d /tmp/vhsm-clients-XXXXXX)
+DAEMON_PID=
+cleanup() {
+  if [[ -n "$DAEMON_PID" ]]; then kill "$DAEMON_PID" 2>/dev/null || true; wait "$DAEMON_PID" 2>/dev/null || true; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+"$BUILD/bin/vhsmd" --socket "$WORK/s.sock" --store "$WORK/store" --platform insecure-dev \
+  --sim-state "$WORK/platform" > "$WORK/daemon.log" 2>&1 &
+DAEMON_PID=$!
+for _ in $(seq 50); do grep -q "listening on unix:" "$WORK/daemon.log" && break; sleep 0.1; done
+grep -q "listening on unix:$WORK/s.sock" "$WORK/daemon.log" || fail "vhsmd did not start: $(cat "$WORK/daemon.log")"
+export VHSM_SOCKET="$WORK/s.sock"
+
+if command -v pkcs11-tool >/dev/null; then
+  P=(pkcs11-tool --module "$MODULE")
+  "${P[@]}" --init-token --label ctest --so-pin 87654321 >/dev/null || fail "--init-token"
+  "${P[@]}" --init-pin --login --so-pin 87654321 --pin 1234 >/dev/null || fail "--init-pin"
+  "${P[@]}" -l --pin 1234 --keypairgen --key-type EC:prime256v1 --id 01 --label eck >/dev/null || fail "EC keypairgen"
+  "${P[@]}" -l --pin 1234 --keypairgen --key-type RSA:2048 --id 02 --label rsak >/dev/null || fail "RSA keypairgen"
+  "${P[@]}" -l --pin 1234 --keygen --key-type AES:32 --id 03 --label aesk >/dev/null 2>&1 || fail "AES keygen"
+  echo "data to sign" > "$WORK/data"
+  for spec in ECDSA-SHA256:01 ECDSA:01 SHA256-RSA-PKCS:02 SHA256-RSA-PKCS-PSS:02 RSA-PKCS:02; do
+    mech=${spec%:*}; id=${spec#*:}
+    "${P[@]}" -l --pin 1234 --sign -m "$mech" --id "$id" -i "$WORK/data" -o "$WORK/sig" 2>/dev/null || fail "sign $mech"
+    "${P[@]}" -l --pin 1234 --verify -m "$mech" --id "$id" -i "$WORK/data" --signature-file "$WORK/sig" 2>&1 \
+      | grep -q "Signature is valid" || fail "verify $mech"
+    printf 'X' >> "$WORK/data"
+    if "${P[@]}" -l --pin 1234 --verify -m "$mech" --id "$id" -i "$WORK/data" --signature-file "$WORK/sig" 2>&1 \
+      | grep -q "Signature is valid"; then fail "verify $mech accepted modified data"; fi
+  done
+  IV=00112233445566778899aabbccddeeff
+  "${P[@]}" -l --pin 1234 --encrypt -m AES-CBC-PAD --iv $IV --id 03 -i "$WORK/data" -o "$WORK/ct" 2>/dev/null || fail "encrypt"
+  "${P[@]}" -l --pin 1234 --decrypt -m AES-CBC-PAD --iv $IV --id 03 -i "$WORK/ct" -o "$WORK/pt" 2>/dev/null || fail "decrypt"
+  cmp -s "$WORK/data" "$WORK/pt" || fail "AES-CBC-PAD round trip"
+  "${P[@]}" -l --pin 1234 --list-objects 2>/dev/null | grep -q "Secret Key Object; AES" || fail "--list-objects"
+  # The AES key value must not be readable.
+  if "${P[@]}" -l --pin 1234 --read-object --type secrkey --id 03 2>/dev/null | grep -q .; then fail "secret readable"; fi
+  "${P[@]}" -l --pin 1234 --test > "$WORK/test.log" 2>&1 || fail "--test: $(tail -5 "$WORK/test.log")"
+  grep -q "No errors" "$WORK/test.log" || fail "--test reported errors: $(tail -5 "$WORK/test.log")"
+  echo "pkcs11-tool: ok"
+else
+  echo "pkcs11-tool not installed: skipped"
+fi
+
+if command -v p11tool >/dev/null; then
+  export GNUTLS_PIN=1234
+  p11tool --provider "$MODULE" --list-all 2>/dev/null | grep -q "object=eck" || fail "p11tool --list-all"
+  p11tool --provider "$MODULE" --login --generate-privkey ecdsa --curve secp256r1 --label gnutls \
+    "pkcs11:token=ctest" >/dev/null 2>&1 || fail "p11tool --generate-privkey"
+  p11tool --provider "$MODULE" --login --test-sign "pkcs11:token=ctest;object=gnutls" 2>&1 \
+    | grep -q "Verifying against public key in the token... ok" || fail "p11tool --test-sign"
+  echo "p11tool: ok"
+else
+  echo "p11tool not installed: skipped"
+fi
+exit 0
