@@ -513,6 +513,19 @@ Status Crl::VerifySignedBy(const EVP_PKEY* issuer_key, SigProfile profile, std::
   X509_CRL_get0_signature(crl_.get(), &sig, &alg);
   VHSM_ASSIGN_OR_RETURN(Bytes outer, AlgorithmDer(alg, what));
   VHSM_RETURN_IF_ERROR(CheckAlgorithmIdentifier(outer, profile, what));
+  // TBSCertList.signature must equal the outer algorithm (RFC 5280 5.1.2.2); OpenSSL's
+  // X509_CRL_verify does not compare them, so read it from the DER.
+  {
+    VHSM_ASSIGN_OR_RETURN(ByteSpan list, ReadDerExact(der_, 0x30, what));
+    VHSM_ASSIGN_OR_RETURN(DerTlv tbs, ReadDerTlv(list, what));
+    ByteSpan fields = tbs.value;
+    VHSM_ASSIGN_OR_RETURN(DerTlv first, ReadDerTlv(fields, what));
+    if (first.tag == 0x02) fields = fields.subspan(first.total_len);  // optional version
+    VHSM_ASSIGN_OR_RETURN(DerTlv inner, ReadDerTlv(fields, what));
+    if (!SpanEquals(fields.first(inner.total_len), outer)) {
+      return UnauthenticatedError(std::string(what) + ": TBSCertList signature algorithm differs from the outer one");
+    }
+  }
   int rc = X509_CRL_verify(crl_.get(), const_cast<EVP_PKEY*>(issuer_key));
   if (rc != 1) {
     ClearOpenSslErrors();
