@@ -79,7 +79,9 @@ class ConformanceEnv : public ::testing::Environment {
 class P11Test : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_EQ(F()->C_Initialize(nullptr), CKR_OK);
+    CK_C_INITIALIZE_ARGS args = {};
+    args.flags = CKF_OS_LOCKING_OK;  // some tests use threads
+    ASSERT_EQ(F()->C_Initialize(&args), CKR_OK);
     slot_ = FindSlot(F(), kLabel, false);
     ASSERT_NE(slot_, ~0ul);
     ASSERT_EQ(F()->C_OpenSession(slot_, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &s_), CKR_OK);

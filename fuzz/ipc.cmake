@@ -1,0 +1,2 @@
+# vhsmd wire protocol: frame header + payload codec.
+vhsm_fuzzer(NAME ipc_fuzzer DEPS ipc)
