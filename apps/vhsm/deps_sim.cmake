@@ -1,0 +1,1 @@
+list(APPEND VHSM_CLI_DEPS vhsm_sim)
