@@ -21,7 +21,6 @@ namespace {
 
 using crypto::OpenSslError;
 
-constexpr int64_t kDaySeconds = 24 * 60 * 60;
 constexpr long kCaYears = 25;
 constexpr long kVcekYears = 7;
 constexpr long kVlekYears = 1;
