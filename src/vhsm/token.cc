@@ -736,7 +736,12 @@ CK_RV Token::GenerateKeyPair(App& app, CK_SESSION_HANDLE s, const ipc::WireMecha
   if (CK_RV rv = CheckCreate(login, flags, *priv); rv != CKR_OK) return rv;
   if (CK_RV rv = engine_.GenerateKeyPair(mech, pub.get(), priv.get()); rv != CKR_OK) return rv;
   if (CK_RV rv = Publish(app, s, std::move(pub), pub_out); rv != CKR_OK) return rv;
-  return Publish(app, s, std::move(priv), priv_out);
+  if (CK_RV rv = Publish(app, s, std::move(priv), priv_out); rv != CKR_OK) {
+    // Never leave half a pair behind.
+    if (DestroyObject(app, s, *pub_out) != CKR_OK) log_.Error("could not remove public half of a failed key pair");
+    return rv;
+  }
+  return CKR_OK;
 }
 
 CK_RV Token::Sign(App& app, CK_SESSION_HANDLE s, const ipc::WireMechanism& mech, CK_OBJECT_HANDLE key,
