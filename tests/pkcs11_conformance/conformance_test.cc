@@ -8,6 +8,8 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include <fcntl.h>
+
 #include <chrono>
 #include <thread>
 
@@ -558,6 +560,89 @@ TEST_F(P11Test, MalformedFramesDropOnlyThatClient) {
     CK_BYTE r[8];
     EXPECT_EQ(F()->C_GenerateRandom(s_, r, 8), CKR_OK) << "daemon must keep serving other clients";
   }
+}
+
+// The application that *uses* a sensitive key never holds its bytes: a helper process imports a
+// known AES key, this process encrypts with it, then gcore dumps this process and a third process
+// (the only one that unmasks the key) scans the core. Control: the plaintext marker this process
+// did hold must be found, or the scan proves nothing.
+TEST_F(P11Test, ApplicationCoreDoesNotContainSensitiveKey) {
+  SKIP_ON_SOFTHSM("SoftHSM2 keeps keys in the application process by design");
+  if (system("command -v gcore >/dev/null 2>&1") != 0) GTEST_SKIP() << "gcore not installed";
+  const std::string mask_file = g->dir + "/masked-key";
+  pid_t importer = fork();
+  if (importer == 0) {
+    CK_C_INITIALIZE_ARGS args = {};
+    args.flags = CKF_OS_LOCKING_OK;
+    if (F()->C_Initialize(&args) != CKR_OK) _exit(1);
+    CK_SESSION_HANDLE s;
+    if (F()->C_OpenSession(FindSlot(F(), kLabel, false), CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &s) !=
+        CKR_OK) _exit(2);
+    if (F()->C_Login(s, CKU_USER, U(kUserPin), L(kUserPin)) != CKR_OK) _exit(3);
+    CK_BYTE key[32];
+    std::ifstream("/dev/urandom", std::ios::binary).read(reinterpret_cast<char*>(key), 32);
+    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+    CK_KEY_TYPE kt = CKK_AES;
+    CK_BBOOL t = CK_TRUE, f = CK_FALSE;
+    char label[] = "core-check";
+    CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_KEY_TYPE, &kt, sizeof(kt)}, {CKA_VALUE, key, 32},
+                           {CKA_TOKEN, &t, 1}, {CKA_SENSITIVE, &t, 1}, {CKA_EXTRACTABLE, &f, 1},
+                           {CKA_ENCRYPT, &t, 1}, {CKA_LABEL, label, sizeof(label) - 1}};
+    CK_OBJECT_HANDLE k;
+    if (F()->C_CreateObject(s, tmpl, 8, &k) != CKR_OK) _exit(4);
+    for (auto& b : key) b ^= 0x5a;
+    std::ofstream(mask_file, std::ios::binary).write(reinterpret_cast<char*>(key), 32);
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(importer, &status, 0), importer);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "importer exit " << WEXITSTATUS(status);
+  // Use the key here, the way an application would.
+  std::string label = "core-check";
+  auto found = Find({{CKA_LABEL, label.data(), label.size()}});
+  ASSERT_EQ(found.size(), 1u);
+  std::string marker = "PLAINTEXT-MARKER-";
+  marker += "7d1f0c";  // assembled at run time so the binary's rodata does not contain it whole
+  std::vector<uint8_t> pt(marker.begin(), marker.end());
+  pt.resize(32, '#');
+  CK_BYTE iv[12] = {0};
+  CK_GCM_PARAMS gp = {iv, 12, 96, nullptr, 0, 128};
+  CK_MECHANISM m = {CKM_AES_GCM, &gp, sizeof(gp)};
+  ASSERT_EQ(F()->C_EncryptInit(s_, &m, found[0]), CKR_OK);
+  CK_BYTE ct[64];
+  CK_ULONG ct_len = sizeof(ct);
+  ASSERT_EQ(F()->C_Encrypt(s_, pt.data(), pt.size(), ct, &ct_len), CKR_OK);
+  const std::string core_prefix = g->dir + "/app-core";
+  pid_t dumper = fork();
+  if (dumper == 0) {
+    std::string pid = std::to_string(getppid());
+    int null = open("/dev/null", O_WRONLY);
+    dup2(null, 1);
+    dup2(null, 2);
+    execlp("gcore", "gcore", "-o", core_prefix.c_str(), pid.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  ASSERT_EQ(waitpid(dumper, &status, 0), dumper);
+  const std::string core = core_prefix + "." + std::to_string(getpid());
+  ASSERT_TRUE(std::filesystem::exists(core)) << "gcore produced no core (ptrace not permitted?)";
+  pid_t scanner = fork();
+  if (scanner == 0) {
+    std::ifstream in(core, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string key(32, '\0');
+    std::ifstream(mask_file, std::ios::binary).read(key.data(), 32);
+    for (auto& c : key) c = static_cast<char>(c ^ 0x5a);
+    std::string want_marker = "PLAINTEXT-MARKER-";
+    want_marker += "7d1f0c";
+    bool marker_found = bytes.find(want_marker) != std::string::npos;
+    bool key_found = bytes.find(key) != std::string::npos;
+    _exit(!marker_found ? 2 : key_found ? 1 : 0);
+  }
+  ASSERT_EQ(waitpid(scanner, &status, 0), scanner);
+  std::filesystem::remove(core);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_NE(WEXITSTATUS(status), 2) << "control failed: the plaintext marker is not in the core";
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "the sensitive key bytes are in the application's memory";
 }
 
 TEST(AbsentDaemonTest, CallsFailFastWithDeviceError) {
