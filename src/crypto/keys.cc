@@ -118,7 +118,10 @@ Result<EvpPkeyPtr> FromData(const char* type, OSSL_PARAM_BLD* bld, int selection
 Status CheckPublic(EVP_PKEY* pkey, std::string_view what) {
   EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey, nullptr));
   if (!ctx) return OpenSslError("EVP_PKEY_CTX_new_from_pkey");
-  if (EVP_PKEY_public_check(ctx.get()) != 1) {
+  // The quick check (point on the curve, not at infinity) is complete for P-256/384/521: their
+  // cofactor is 1, so every curve point has order n and the full check's n*Q costs a scalar
+  // multiplication for nothing.
+  if (EVP_PKEY_public_check_quick(ctx.get()) != 1) {
     return OpenSslError(std::string(what) + ": public key check failed", StatusCode::kInvalidArgument);
   }
   return OkStatus();
@@ -320,6 +323,7 @@ Result<Bytes> EcdsaRawToDer(ByteSpan raw, size_t coord_size) {
 
 Result<PublicKey> PublicKey::FromEvp(EvpPkeyPtr pkey) {
   VHSM_ASSIGN_OR_RETURN(Classified c, Classify(pkey.get(), /*is_private=*/false));
+  if (c.type == KeyType::kEc) VHSM_RETURN_IF_ERROR(CheckPublic(pkey.get(), "EC public key"));
   return PublicKey(std::move(pkey), c.type, c.curve);
 }
 
@@ -812,7 +816,9 @@ Result<SecretBytes> PrivateKey::Ecdh(const PublicKey& peer) const {
   }
   EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey_.get(), nullptr));
   if (!ctx || EVP_PKEY_derive_init(ctx.get()) != 1) return OpenSslError("ECDH init");
-  if (EVP_PKEY_derive_set_peer_ex(ctx.get(), peer.evp(), /*validate_peer=*/1) != 1) {
+  // Every PublicKey was checked on the curve when it was constructed (FromEvp, FromDer, FromPem,
+  // FromEc*; Public() of a valid private key), so OpenSSL need not validate it again here.
+  if (EVP_PKEY_derive_set_peer_ex(ctx.get(), peer.evp(), /*validate_peer=*/0) != 1) {
     return OpenSslError("ECDH peer key", StatusCode::kInvalidArgument);
   }
   size_t len = 0;
