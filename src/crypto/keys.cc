@@ -686,15 +686,50 @@ int PrivateKey::bits() const { return EVP_PKEY_get_bits(pkey_.get()); }
 std::string PrivateKey::Describe() const { return DescribeKey(type_, curve_, bits()); }
 
 PublicKey PrivateKey::Public() const {
-  // Round-trip through SubjectPublicKeyInfo so the public object holds no private parts.
-  unsigned char* der = nullptr;
-  const int len = i2d_PUBKEY(pkey_.get(), &der);
-  VHSM_CHECK(len > 0, "i2d_PUBKEY of a valid key");
-  const unsigned char* p = der;
-  EvpPkeyPtr pub(d2i_PUBKEY(nullptr, &p, len));
-  OPENSSL_free(der);
-  VHSM_CHECK(pub != nullptr, "d2i_PUBKEY of our own encoding");
-  return PublicKey(std::move(pub), type_, curve_);
+  // Built from the raw public components rather than a DER round trip: OpenSSL 3's decoder
+  // machinery costs more than the ECDH it would accompany in a JWE encryption.
+  switch (type_) {
+    case KeyType::kEc: {
+      auto x = GetBn(pkey_.get(), OSSL_PKEY_PARAM_EC_PUB_X);
+      auto y = GetBn(pkey_.get(), OSSL_PKEY_PARAM_EC_PUB_Y);
+      VHSM_CHECK(x.ok() && y.ok(), "a valid EC private key has a public point");
+      const size_t n = CoordSize(curve_);
+      Bytes point{0x04};
+      Bytes xb = BnToBytes(x->get(), n);
+      Bytes yb = BnToBytes(y->get(), n);
+      point.insert(point.end(), xb.begin(), xb.end());
+      point.insert(point.end(), yb.begin(), yb.end());
+      OsslParamBldPtr bld(OSSL_PARAM_BLD_new());
+      VHSM_CHECK(bld && OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, Info(*curve_).group, 0) == 1 &&
+                     OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size()) == 1,
+                 "EC public key params");
+      auto pub = FromData("EC", bld.get(), EVP_PKEY_PUBLIC_KEY);
+      VHSM_CHECK(pub.ok(), "EC public key from a valid private key");
+      return PublicKey(std::move(pub).value(), type_, curve_);
+    }
+    case KeyType::kEd25519: {
+      uint8_t raw[32];
+      size_t len = sizeof(raw);
+      VHSM_CHECK(EVP_PKEY_get_raw_public_key(pkey_.get(), raw, &len) == 1 && len == 32, "Ed25519 public key");
+      EvpPkeyPtr pub(EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, raw, len));
+      VHSM_CHECK(pub != nullptr, "Ed25519 public key");
+      return PublicKey(std::move(pub), type_, curve_);
+    }
+    case KeyType::kRsa: {
+      auto n = GetBn(pkey_.get(), OSSL_PKEY_PARAM_RSA_N);
+      auto e = GetBn(pkey_.get(), OSSL_PKEY_PARAM_RSA_E);
+      VHSM_CHECK(n.ok() && e.ok(), "a valid RSA private key has n and e");
+      OsslParamBldPtr bld(OSSL_PARAM_BLD_new());
+      VHSM_CHECK(bld && OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, n->get()) == 1 &&
+                     OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, e->get()) == 1,
+                 "RSA public key params");
+      auto pub = FromData("RSA", bld.get(), EVP_PKEY_PUBLIC_KEY);
+      VHSM_CHECK(pub.ok(), "RSA public key from a valid private key");
+      return PublicKey(std::move(pub).value(), type_, curve_);
+    }
+  }
+  VHSM_CHECK(false, "unknown key type");
+  return PublicKey(nullptr, type_, curve_);
 }
 
 Result<SecretBytes> PrivateKey::ToPkcs8Der() const {
