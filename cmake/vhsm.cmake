@@ -57,9 +57,14 @@ function(vhsm_test)
   _vhsm_resolve_deps(deps ${A_DEPS})
   target_link_libraries(${A_NAME} PRIVATE ${deps} vhsm_testing GTest::gmock GTest::gtest_main)
   set_target_properties(${A_NAME} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+  # gtest_discover_tests splits list-valued properties, so escape the separators.
+  set(env "VHSM_SHARED_DIR=${VHSM_SHARED_DIR}" "VHSM_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
+          "VHSM_BUILD_DIR=${CMAKE_BINARY_DIR}" ${A_ENV})
+  string(REPLACE ";" "\\;" env "${env}")
+  string(REPLACE ";" "\\;" labels "${A_LABELS}")
   gtest_discover_tests(${A_NAME}
     DISCOVERY_MODE PRE_TEST
-    PROPERTIES LABELS "${A_LABELS}" ENVIRONMENT "VHSM_SHARED_DIR=${VHSM_SHARED_DIR};VHSM_SOURCE_DIR=${PROJECT_SOURCE_DIR};VHSM_BUILD_DIR=${CMAKE_BINARY_DIR};${A_ENV}"
+    PROPERTIES LABELS "${labels}" ENVIRONMENT "${env}"
     TEST_PREFIX "${A_NAME}.")
 endfunction()
 

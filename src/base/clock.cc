@@ -22,10 +22,11 @@ namespace {
 
 // Days from 1970-01-01 to y-m-d (proleptic Gregorian), Howard Hinnant's algorithm.
 int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
+  if (m <= 2) y -= 1;
   const int64_t era = (y >= 0 ? y : y - 399) / 400;
   const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned mp = m > 2 ? m - 3 : m + 9;  // March-based month, 0..11
+  const unsigned doy = (153 * mp + 2) / 5 + d - 1;
   const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
   return era * 146097 + static_cast<int64_t>(doe) - 719468;
 }
