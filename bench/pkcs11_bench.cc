@@ -3,7 +3,9 @@
 // (CKM_SHA256_RSA_PKCS), AES-256-GCM encrypt of 4 KiB and HMAC-SHA256 of 64 bytes, each with
 // Init + op per iteration, with N client threads (one session each). Initialises a token
 // labelled "bench" if the module has no initialised token.
-//   pkcs11_bench --module PATH [--threads N] [--seconds S] [--ops ecdsa,rsa,gcm,hmac]
+// With --ops objects: token AES key creation rate and C_FindObjects-by-label latency.
+//   pkcs11_bench --module PATH [--threads N] [--seconds S] [--ops ecdsa,rsa,gcm,hmac,objects]
+//                [--objects N]
 #include <dlfcn.h>
 #include <p11-kit/pkcs11.h>
 
@@ -118,6 +120,7 @@ CK_RV SignOnce(CK_SESSION_HANDLE s, CK_MECHANISM_TYPE mech, CK_OBJECT_HANDLE key
 int main(int argc, char** argv) {
   std::string module, ops = "ecdsa,rsa,gcm,hmac";
   int threads = 1;
+  int objects = 2000;
   double seconds = 2;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
@@ -125,6 +128,7 @@ int main(int argc, char** argv) {
     else if (a == "--threads") threads = std::atoi(argv[i + 1]);
     else if (a == "--seconds") seconds = std::atof(argv[i + 1]);
     else if (a == "--ops") ops = argv[i + 1];
+    else if (a == "--objects") objects = std::atoi(argv[i + 1]);
   }
   if (module.empty()) {
     std::fprintf(stderr, "usage: pkcs11_bench --module PATH [--threads N] [--seconds S] [--ops ecdsa,rsa,gcm,hmac]\n");
@@ -209,6 +213,40 @@ int main(int argc, char** argv) {
     }
     std::printf("%s\tthreads=%d\t%.0f ops/s\n", b.name, threads, static_cast<double>(total.load()) / secs);
     std::fflush(stdout);
+  }
+  if (ops.find("objects") != std::string::npos) {
+    // Token-object creation rate, then find-by-label latency among them.
+    const int count = objects;
+    CK_BBOOL t = CK_TRUE;
+    CK_ULONG len = 32;
+    CK_MECHANISM gen = {CKM_AES_KEY_GEN, nullptr, 0};
+    auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < count; ++i) {
+      std::string label = "bulk-" + std::to_string(i);
+      CK_ATTRIBUTE a[] = {{CKA_VALUE_LEN, &len, sizeof(len)}, {CKA_TOKEN, &t, 1},
+                          {CKA_LABEL, label.data(), label.size()}};
+      CK_OBJECT_HANDLE k;
+      CHECK_RV(f->C_GenerateKey(main_s, &gen, a, 3, &k));
+    }
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::printf("create_token_aes\tcount=%d\t%.0f objects/s\n", count, count / secs);
+    const int finds = 200;
+    start = std::chrono::steady_clock::now();
+    for (int i = 0; i < finds; ++i) {
+      std::string label = "bulk-" + std::to_string((i * 7919) % count);
+      CK_ATTRIBUTE q[] = {{CKA_LABEL, label.data(), label.size()}};
+      CK_OBJECT_HANDLE found[4];
+      CK_ULONG n = 0;
+      CHECK_RV(f->C_FindObjectsInit(main_s, q, 1));
+      CHECK_RV(f->C_FindObjects(main_s, found, 4, &n));
+      CHECK_RV(f->C_FindObjectsFinal(main_s));
+      if (n < 1) {
+        std::fprintf(stderr, "find: %s not found\n", label.c_str());
+        return 1;
+      }
+    }
+    secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::printf("find_by_label\tamong>=%d\t%.3f ms per find\n", count, secs * 1000 / finds);
   }
   f->C_Finalize(nullptr);
   return 0;
