@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "base/log.h"
+#include "provisioner/startup.h"
 #include "snp/firmware.h"
 #include "vhsm/engine.h"
 #include "vhsm/hardening.h"
@@ -185,6 +186,11 @@ int main(int argc, char** argv) {
   auto store = vhsm::hsm::SealedStore::Open(flags.store + "/token0.sqlite", *firmware, request);
   if (!store.ok()) {
     std::cerr << "vhsmd: cannot open token store: " << store.status().ToString() << "\n";
+    return 1;
+  }
+  // Resources listed in the config are attested for, fetched and sealed before the token loads.
+  if (Status s = vhsm::provisioner::ProvisionAtStart(flags.config, *firmware, **store, **engine, log); !s.ok()) {
+    std::cerr << "vhsmd: provisioning failed: " << s.ToString() << "\n";
     return 1;
   }
   auto token = vhsm::hsm::Token::Open(**store, **engine, topts, log);
