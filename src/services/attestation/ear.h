@@ -1,0 +1,71 @@
+// ear.h: issues the Attestation Service's approval tokens: EAR (draft-ietf-rats-ear) claim sets
+// signed as JWTs, and the JWKS relying parties verify them with. Keys are EC P-256 (ES256,
+// default) or P-384 (ES384); each key's kid is its RFC 7638 SHA-256 thumbprint. Rotation: the
+// newest key signs; a replaced key stays in the JWKS until every token it signed has expired
+// (token TTL + clock skew after the rotation), then drops out. Thread-safe.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/status.h"
+#include "crypto/keys.h"
+#include "jose/jwk.h"
+#include "jose/jws.h"
+
+namespace vhsm::attestation {
+
+inline constexpr std::string_view kEarProfile = "tag:github.com,2023:veraison/ear";
+
+struct EarIssuerOptions {
+  std::string issuer = "vhsm-attestd";
+  jose::JwsAlg alg = jose::JwsAlg::kEs256;  // ES256 or ES384
+  int64_t token_ttl_seconds = 300;
+  int64_t clock_skew_seconds = 60;
+  const Clock* clock = nullptr;  // must outlive the issuer; nullptr = system clock
+};
+
+struct IssuedToken {
+  std::string token;
+  std::string jti;
+  int64_t exp = 0;
+};
+
+class EarIssuer {
+ public:
+  // kInvalidArgument when the key does not fit the algorithm (ES256 needs P-256, ES384 P-384).
+  static Result<std::unique_ptr<EarIssuer>> Create(EarIssuerOptions options, crypto::PrivateKey key);
+
+  // Signs an EAR with `submods` (e.g. {"cpu0": {...}}); adds eat_profile, iat, exp, jti, iss,
+  // ear.verifier-id. `nonce` becomes eat_nonce when non-empty.
+  Result<IssuedToken> Issue(const nlohmann::json& submods, const std::string& nonce) const;
+
+  // Makes `key` the signing key; the previous one is published until its tokens expire.
+  Status Rotate(crypto::PrivateKey key);
+
+  // {"keys":[...]} with every key still needed (never private members).
+  nlohmann::json Jwks() const;
+  std::string current_kid() const;
+  const EarIssuerOptions& options() const { return options_; }
+
+ private:
+  struct Entry {
+    jose::Jwk jwk;  // private
+    std::optional<int64_t> retire_after;  // unix seconds after which it leaves the JWKS
+  };
+  EarIssuer(EarIssuerOptions options, const Clock& clock) : options_(std::move(options)), clock_(clock) {}
+  static Result<jose::Jwk> MakeJwk(jose::JwsAlg alg, crypto::PrivateKey key);
+
+  EarIssuerOptions options_;
+  const Clock& clock_;
+  mutable std::mutex mu_;
+  std::vector<Entry> keys_;  // guarded by mu_; back() signs
+};
+
+}  // namespace vhsm::attestation
