@@ -16,26 +16,13 @@
 #include "base/file.h"
 #include "base/secret_bytes.h"
 #include "commands.h"
+#include "measure_flags.h"
 #include "crypto/digest.h"
 #include "snp/id_block.h"
 #include "snp/measure.h"
 
 namespace vhsm::cli {
 namespace {
-
-struct MeasureFlags {
-  std::string ovmf;
-  std::optional<std::string> kernel;
-  std::optional<std::string> initrd;
-  std::optional<std::string> append;
-  int64_t vcpus = 1;
-  std::optional<std::string> vcpu_type;
-  std::optional<std::string> vcpu_sig;
-  std::string guest_features = "0x1";
-  std::string vmm = "qemu";
-  std::optional<std::string> ovmf_hash;
-  bool json = false;
-};
 
 struct IdBlockFlags {
   std::string id_key;
@@ -88,6 +75,8 @@ nlohmann::json FileJson(const std::string& path, const snp::Sha256Digest& sha256
   if (!ec) j["size"] = size;
   return j;
 }
+
+}  // namespace
 
 Result<nlohmann::json> RunMeasure(const MeasureFlags& f) {
   snp::MeasureOptions opt;
@@ -160,6 +149,8 @@ Result<nlohmann::json> RunMeasure(const MeasureFlags& f) {
                         {"inputs", std::move(inputs)}};
 }
 
+namespace {
+
 Result<SecretBytes> ReadKeyFile(const std::string& path) {
   VHSM_ASSIGN_OR_RETURN(Bytes raw, ReadFileBytes(path, 64 * 1024));
   SecretBytes key(raw);
@@ -191,6 +182,23 @@ Result<snp::IdBlockResult> RunIdBlock(const IdBlockFlags& f) {
 
 }  // namespace
 
+void AddLaunchInputFlags(CLI::App* app, MeasureFlags* mf) {
+  app->add_option("--kernel", mf->kernel, "kernel for -kernel direct boot (needs an OVMF with SNP kernel hashes)");
+  app->add_option("--initrd", mf->initrd, "initrd for -initrd");
+  app->add_option("--append", mf->append, "kernel command line for -append");
+  app->add_option("--vcpus", mf->vcpus, "number of vCPUs, 1..512 (default 1)");
+  auto* type_opt = app->add_option("--vcpu-type", mf->vcpu_type,
+                                   "QEMU vCPU model, e.g. EPYC-v4, EPYC-Milan, EPYC-Genoa, "
+                                   "EPYC-Turin (default EPYC-v4)");
+  auto* sig_opt = app->add_option("--vcpu-sig", mf->vcpu_sig, "vCPU signature CPUID(1).EAX in hex");
+  type_opt->excludes(sig_opt);
+  app->add_option("--guest-features", mf->guest_features,
+                  "SEV_FEATURES in hex (default 0x1 = SNPActive; 0x21 adds DebugSwap)");
+  app->add_option("--vmm", mf->vmm, "VMM flavour: qemu, ec2 or gce (default qemu)");
+  app->add_option("--ovmf-hash", mf->ovmf_hash,
+                  "precomputed OVMF pages digest (hex, from `vhsm measure ovmf-hash`)");
+}
+
 void RegisterMeasureCommands(CLI::App& root, int& exit_code) {
   auto mf = std::make_shared<MeasureFlags>();
   CLI::App* measure = root.add_subcommand(
@@ -198,20 +206,7 @@ void RegisterMeasureCommands(CLI::App& root, int& exit_code) {
       "Expected SEV-SNP launch measurement of OVMF (+ kernel/initrd/cmdline), ovmf-hash, id-block");
   measure->require_subcommand(0, 1);
   measure->add_option("--ovmf", mf->ovmf, "OVMF firmware image (e.g. an AmdSev build)");
-  measure->add_option("--kernel", mf->kernel, "kernel for -kernel direct boot (needs an OVMF with SNP kernel hashes)");
-  measure->add_option("--initrd", mf->initrd, "initrd for -initrd");
-  measure->add_option("--append", mf->append, "kernel command line for -append");
-  measure->add_option("--vcpus", mf->vcpus, "number of vCPUs, 1..512 (default 1)");
-  auto* type_opt = measure->add_option("--vcpu-type", mf->vcpu_type,
-                                       "QEMU vCPU model, e.g. EPYC-v4, EPYC-Milan, EPYC-Genoa, "
-                                       "EPYC-Turin (default EPYC-v4)");
-  auto* sig_opt = measure->add_option("--vcpu-sig", mf->vcpu_sig, "vCPU signature CPUID(1).EAX in hex");
-  type_opt->excludes(sig_opt);
-  measure->add_option("--guest-features", mf->guest_features,
-                      "SEV_FEATURES in hex (default 0x1 = SNPActive; 0x21 adds DebugSwap)");
-  measure->add_option("--vmm", mf->vmm, "VMM flavour: qemu, ec2 or gce (default qemu)");
-  measure->add_option("--ovmf-hash", mf->ovmf_hash,
-                      "precomputed OVMF pages digest (hex, from `vhsm measure ovmf-hash`)");
+  AddLaunchInputFlags(measure, mf.get());
   measure->add_flag("--json", mf->json, "print measurement and every measured input as JSON");
   measure->callback([measure, mf, &exit_code] {
     if (!measure->get_subcommands().empty()) return;  // ovmf-hash / id-block ran instead

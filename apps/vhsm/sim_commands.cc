@@ -8,6 +8,7 @@
 #include <string>
 
 #include "commands.h"
+#include "measure_flags.h"
 #include "sim/sim_state.h"
 #include "snp/tcb.h"
 
@@ -24,6 +25,7 @@ struct InitFlags {
   bool with_vlek = false;
   bool sign_with_vcek = false;
   bool force = false;
+  MeasureFlags launch;  // --ovmf and the launch inputs: MEASUREMENT computed as `vhsm measure` does
 };
 
 int Usage(const std::string& msg) {
@@ -100,6 +102,14 @@ Status SetHex(const std::string& text, std::array<uint8_t, N>& out, const std::s
 Status Apply(const InitFlags& f, sim::SimConfig& c) {
   const snp::Product p = c.product;
   VHSM_RETURN_IF_ERROR(SetHex(f.measurement, c.measurement, "--measurement"));
+  if (!f.launch.ovmf.empty()) {
+    if (!f.measurement.empty()) return InvalidArgumentError("--ovmf and --measurement are mutually exclusive");
+    Result<nlohmann::json> m = RunMeasure(f.launch);
+    if (!m.ok()) return m.status().Annotate("--ovmf");
+    VHSM_RETURN_IF_ERROR(SetHex((*m)["measurement"].get<std::string>(), c.measurement, "--ovmf"));
+  } else if (f.launch.kernel || f.launch.initrd || f.launch.append || f.launch.ovmf_hash) {
+    return InvalidArgumentError("--kernel/--initrd/--append/--ovmf-hash need --ovmf");
+  }
   VHSM_RETURN_IF_ERROR(SetHex(f.host_data, c.host_data, "--host-data"));
   VHSM_RETURN_IF_ERROR(SetHex(f.family_id, c.family_id, "--family-id"));
   VHSM_RETURN_IF_ERROR(SetHex(f.image_id, c.image_id, "--image-id"));
@@ -213,6 +223,10 @@ void RegisterSimCommands(CLI::App& root, int& exit_code) {
   init->add_flag("--sign-with-vcek", f->sign_with_vcek, "with --with-vlek: keep signing with the VCEK");
   init->add_option("--csp-id", f->csp_id, "VLEK cspID (default CN=vhsm-sim.invalid)");
   init->add_flag("--force", f->force, "overwrite an existing state in DIR");
+  init->add_option("--ovmf", f->launch.ovmf,
+                   "set MEASUREMENT to the launch digest of this OVMF (+ the launch inputs below), "
+                   "exactly as `vhsm measure` computes it");
+  AddLaunchInputFlags(init, &f->launch);
   init->callback([f, &exit_code] { exit_code = RunInit(*f); });
 }
 

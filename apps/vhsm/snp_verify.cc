@@ -19,6 +19,7 @@
 #include "crypto/x509.h"
 #include "snp/product.h"
 #include "snp/report_json.h"
+#include "snp/tcb.h"
 
 namespace vhsm::cli {
 namespace {
@@ -174,6 +175,13 @@ int RunVerify(const VerifyFlags& f) {
       std::cout << "valid: " << snp::ProductName(v.product()) << " report v" << v.report().version << " signed by "
                 << signer << ", chain " << v.root_cn() << (v.amd_root() ? " (AMD pinned root)" : " (trusted non-AMD root)")
                 << "\n";
+      const snp::AttestationReport& r = v.report();
+      std::cout << "measurement:  " << HexEncode(r.measurement) << "\n"
+                << "reported_tcb: " << snp::TcbToString(snp::DecodeTcb(r.reported_tcb, v.product())) << "\n"
+                << "policy:       0x" << std::hex << r.policy << std::dec << (r.debug_allowed() ? " (DEBUG allowed)" : "")
+                << "\n"
+                << "vmpl:         " << r.vmpl << "\n"
+                << "report_data:  " << HexEncode(r.report_data) << "\n";
     }
   }
   if (!valid) {
