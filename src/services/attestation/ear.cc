@@ -61,6 +61,8 @@ Status EarIssuer::Rotate(crypto::PrivateKey key) {
   if (keys_.back().jwk.kid() == jwk.kid()) return OkStatus();  // same key: nothing to do
   const int64_t now = clock_.NowUnix();
   keys_.back().retire_after = now + options_.token_ttl_seconds + options_.clock_skew_seconds;
+  // Forget keys whose tokens have all expired, so repeated rotation does not grow the set.
+  std::erase_if(keys_, [now](const Entry& e) { return e.retire_after && *e.retire_after < now; });
   keys_.push_back(Entry{std::move(jwk), std::nullopt});
   return OkStatus();
 }
