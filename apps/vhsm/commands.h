@@ -24,5 +24,6 @@ void RegisterSnpReport(CLI::App& snp, int& exit_code);  // snp_report.cc (report
 // Top level:
 void RegisterSimCommands(CLI::App& root, int& exit_code);      // sim_commands.cc: sim init
 void RegisterMeasureCommands(CLI::App& root, int& exit_code);  // measure_commands.cc
+void RegisterAuditCommands(CLI::App& root, int& exit_code);    // audit_commands.cc: audit verify
 
 }  // namespace vhsm::cli

@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   vhsm::cli::RegisterSnpReport(*snp, exit_code);
   vhsm::cli::RegisterSimCommands(app, exit_code);
   vhsm::cli::RegisterMeasureCommands(app, exit_code);
+  vhsm::cli::RegisterAuditCommands(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

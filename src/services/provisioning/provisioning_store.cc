@@ -1,0 +1,210 @@
+// provisioning_store.cc
+#include "services/provisioning/provisioning_store.h"
+
+#include <algorithm>
+
+#include "base/file.h"
+#include "crypto/aead.h"
+#include "crypto/digest.h"
+#include "store/migrate.h"
+
+namespace vhsm::provisioning {
+
+using nlohmann::json;
+
+namespace {
+
+Bytes ResourceAad(const std::string& path, int64_t version) {
+  return ToBytes("vhsm-provisiond/resource/v1\n" + path + "\n" + std::to_string(version));
+}
+
+Result<ResourceInfo> InfoFromRow(const store::Row& row) {
+  ResourceInfo i;
+  VHSM_ASSIGN_OR_RETURN(i.path, row.Text("path"));
+  VHSM_ASSIGN_OR_RETURN(i.version, row.Int("version"));
+  VHSM_ASSIGN_OR_RETURN(i.size_bytes, row.Int("size_bytes"));
+  VHSM_ASSIGN_OR_RETURN(i.created_at, row.Int("created_at"));
+  VHSM_ASSIGN_OR_RETURN(i.updated_at, row.Int("updated_at"));
+  VHSM_ASSIGN_OR_RETURN(i.kek_id, row.Text("kek_id"));
+  return i;
+}
+
+}  // namespace
+
+const std::vector<store::Migration>& ProvisioningMigrations() {
+  static const std::vector<store::Migration> kMigrations = {
+      {1, "create resources and policies tables",
+       "CREATE TABLE prov_resources (path TEXT PRIMARY KEY, version BIGINT NOT NULL, kek_id TEXT NOT NULL,"
+       " value {{BLOB}} NOT NULL, size_bytes BIGINT NOT NULL, created_at BIGINT NOT NULL,"
+       " updated_at BIGINT NOT NULL);"
+       "CREATE TABLE prov_policies (path TEXT PRIMARY KEY, policy TEXT NOT NULL, updated_at BIGINT NOT NULL)"},
+  };
+  return kMigrations;
+}
+
+Result<Kek> MakeKek(SecretBytes key) {
+  if (key.size() != crypto::kAes256KeySize) {
+    return InvalidArgumentError("KEK: got " + std::to_string(key.size()) + " bytes, want 32 (AES-256)");
+  }
+  Bytes input = ToBytes("vhsm-provisiond KEK id v1");
+  input.insert(input.end(), key.Expose().begin(), key.Expose().end());
+  Bytes d = crypto::Sha256(input);
+  std::fill(input.begin(), input.end(), uint8_t{0});
+  Kek k;
+  k.id = HexEncode(ByteSpan(d.data(), 8));
+  k.key = std::move(key);
+  return k;
+}
+
+Result<Kek> LoadKek(const std::string& path_or_uri) {
+  if (path_or_uri.rfind("pkcs11:", 0) == 0) {
+    return UnimplementedError("--kek: PKCS#11 URIs are not supported yet; give a file with 32 raw bytes or 64 hex digits");
+  }
+  VHSM_ASSIGN_OR_RETURN(Bytes raw, ReadFileBytes(path_or_uri, 4096));
+  SecretBytes bytes(raw);
+  std::fill(raw.begin(), raw.end(), uint8_t{0});
+  if (bytes.size() == 32) return MakeKek(std::move(bytes));
+  std::string_view text(reinterpret_cast<const char*>(bytes.Expose().data()), bytes.size());
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
+  if (text.size() != 64) {
+    return InvalidArgumentError("--kek " + path_or_uri + ": want 32 raw bytes or 64 hex digits, got " +
+                                std::to_string(bytes.size()) + " bytes");
+  }
+  Result<Bytes> decoded = HexDecode(text);
+  if (!decoded.ok()) return InvalidArgumentError("--kek " + path_or_uri + ": not 64 hex digits");
+  SecretBytes key(*decoded);
+  std::fill(decoded->begin(), decoded->end(), uint8_t{0});
+  return MakeKek(std::move(key));
+}
+
+json ResourceInfo::ToJson() const {
+  return json{{"path", path},           {"version", version},       {"size_bytes", size_bytes},
+              {"created_at", created_at}, {"updated_at", updated_at}, {"kek_id", kek_id}};
+}
+
+Result<std::unique_ptr<ProvisioningStore>> ProvisioningStore::Open(store::Database& db, Kek kek, const Clock& clock) {
+  VHSM_RETURN_IF_ERROR(store::Migrate(db, kSchemaComponent, ProvisioningMigrations()));
+  VHSM_ASSIGN_OR_RETURN(store::HashChainLog log, store::HashChainLog::Open(db, std::string(kAuditTable), clock));
+  return std::unique_ptr<ProvisioningStore>(new ProvisioningStore(db, std::move(kek), clock, std::move(log)));
+}
+
+Result<ResourceInfo> ProvisioningStore::PutResource(const ResourcePath& rp, ByteSpan value) {
+  const std::string path = rp.ToString();
+  ResourceInfo info;
+  Status s = db_.InTransaction([&](store::Transaction& tx) -> Status {
+    VHSM_ASSIGN_OR_RETURN(store::Rows rows,
+                          tx.Query("SELECT version, created_at FROM prov_resources WHERE path = $1", {path}));
+    const int64_t now = clock_.NowUnix();
+    info = ResourceInfo{};
+    info.path = path;
+    info.size_bytes = static_cast<int64_t>(value.size());
+    info.updated_at = now;
+    info.created_at = now;
+    info.kek_id = kek_.id;
+    info.version = 1;
+    if (!rows.empty()) {
+      VHSM_ASSIGN_OR_RETURN(int64_t old_version, rows[0].Int(0));
+      VHSM_ASSIGN_OR_RETURN(info.created_at, rows[0].Int(1));
+      info.version = old_version + 1;
+    }
+    VHSM_ASSIGN_OR_RETURN(Bytes sealed, crypto::AesGcmSealCombined(kek_.key, value, ResourceAad(path, info.version)));
+    if (rows.empty()) {
+      return tx
+          .Exec("INSERT INTO prov_resources (path, version, kek_id, value, size_bytes, created_at, updated_at)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                {path, info.version, info.kek_id, std::move(sealed), info.size_bytes, info.created_at, now})
+          .status();
+    }
+    return tx
+        .Exec("UPDATE prov_resources SET version = $2, kek_id = $3, value = $4, size_bytes = $5, updated_at = $6"
+              " WHERE path = $1",
+              {path, info.version, info.kek_id, std::move(sealed), info.size_bytes, now})
+        .status();
+  });
+  VHSM_RETURN_IF_ERROR(s);
+  return info;
+}
+
+Status ProvisioningStore::DeleteResource(const ResourcePath& rp) {
+  VHSM_ASSIGN_OR_RETURN(int64_t n, db_.Exec("DELETE FROM prov_resources WHERE path = $1", {rp.ToString()}));
+  if (n == 0) return NotFoundError("resource " + rp.ToString() + ": not found");
+  return OkStatus();
+}
+
+Result<SecretBytes> ProvisioningStore::GetResource(const ResourcePath& rp, ResourceInfo* info_out) {
+  const std::string path = rp.ToString();
+  VHSM_ASSIGN_OR_RETURN(store::Rows rows,
+                        db_.Query("SELECT path, version, size_bytes, created_at, updated_at, kek_id, value"
+                                  " FROM prov_resources WHERE path = $1",
+                                  {path}));
+  if (rows.empty()) return NotFoundError("resource " + path + ": not found");
+  VHSM_ASSIGN_OR_RETURN(ResourceInfo info, InfoFromRow(rows[0]));
+  VHSM_ASSIGN_OR_RETURN(Bytes sealed, rows[0].Blob("value"));
+  if (info.kek_id != kek_.id) {
+    return DataLossError("resource " + path + ": encrypted under KEK id " + info.kek_id + ", configured KEK id is " +
+                         kek_.id);
+  }
+  Result<SecretBytes> value = crypto::AesGcmOpenCombined(kek_.key, sealed, ResourceAad(path, info.version));
+  if (!value.ok()) {
+    return DataLossError("resource " + path + " version " + std::to_string(info.version) +
+                         ": stored value does not open under the KEK (" + value.status().message() + ")");
+  }
+  if (info_out) *info_out = std::move(info);
+  return value;
+}
+
+Result<std::vector<ResourceInfo>> ProvisioningStore::ListResources() {
+  VHSM_ASSIGN_OR_RETURN(store::Rows rows, db_.Query("SELECT path, version, size_bytes, created_at, updated_at, kek_id"
+                                                    " FROM prov_resources ORDER BY path"));
+  std::vector<ResourceInfo> out;
+  for (const store::Row& r : rows) {
+    VHSM_ASSIGN_OR_RETURN(ResourceInfo i, InfoFromRow(r));
+    out.push_back(std::move(i));
+  }
+  return out;
+}
+
+Status ProvisioningStore::PutPolicy(const std::string& key, const ReleasePolicy& policy) {
+  return db_.InTransaction([&](store::Transaction& tx) -> Status {
+    const int64_t now = clock_.NowUnix();
+    VHSM_ASSIGN_OR_RETURN(int64_t n, tx.Exec("UPDATE prov_policies SET policy = $2, updated_at = $3 WHERE path = $1",
+                                             {key, policy.canonical_text(), now}));
+    if (n > 0) return OkStatus();
+    return tx.Exec("INSERT INTO prov_policies (path, policy, updated_at) VALUES ($1, $2, $3)",
+                   {key, policy.canonical_text(), now})
+        .status();
+  });
+}
+
+Result<std::string> ProvisioningStore::GetPolicy(const std::string& key) {
+  VHSM_ASSIGN_OR_RETURN(store::Rows rows, db_.Query("SELECT policy FROM prov_policies WHERE path = $1", {key}));
+  if (rows.empty()) return NotFoundError("policy " + key + ": not found");
+  return rows[0].Text(0);
+}
+
+Status ProvisioningStore::DeletePolicy(const std::string& key) {
+  VHSM_ASSIGN_OR_RETURN(int64_t n, db_.Exec("DELETE FROM prov_policies WHERE path = $1", {key}));
+  if (n == 0) return NotFoundError("policy " + key + ": not found");
+  return OkStatus();
+}
+
+Result<std::optional<ApplicablePolicy>> ProvisioningStore::FindPolicy(const ResourcePath& rp) {
+  const std::vector<std::string> keys = rp.PolicyKeys();
+  VHSM_ASSIGN_OR_RETURN(store::Rows rows, db_.Query("SELECT path, policy FROM prov_policies WHERE path IN ($1, $2, $3)",
+                                                    {keys[0], keys[1], keys[2]}));
+  // Most specific wins: the first of `keys` (full path, then repo/type/, then repo/) present.
+  for (const std::string& k : keys) {
+    for (const store::Row& r : rows) {
+      VHSM_ASSIGN_OR_RETURN(std::string path, r.Text(0));
+      if (path != k) continue;
+      VHSM_ASSIGN_OR_RETURN(std::string text, r.Text(1));
+      Result<ReleasePolicy> p = ReleasePolicy::Parse(text);
+      if (!p.ok()) return DataLossError("stored policy " + k + " no longer parses: " + p.status().message());
+      return std::optional<ApplicablePolicy>(ApplicablePolicy{k, std::move(*p)});
+    }
+  }
+  return std::optional<ApplicablePolicy>();
+}
+
+}  // namespace vhsm::provisioning

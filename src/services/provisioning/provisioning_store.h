@@ -1,0 +1,98 @@
+// provisioning_store.h: the Provisioning Service's persistent state on store::Database (SQLite
+// by default, PostgreSQL for replicas): resources, release policies and the hash-chained audit
+// log. Resource values are sealed with AES-256-GCM under the KEK; the AAD binds each ciphertext
+// to its resource path and version ("vhsm-provisiond/resource/v1\n<path>\n<version>"), so a row
+// copied to another path or an old ciphertext put back under a newer version does not open.
+// Each row records the KEK id (a public fingerprint of the KEK) so a wrong KEK is reported as
+// such. Nothing is cached in-process: every call reads the database, so several replicas on one
+// PostgreSQL see each other's writes at once. Schema migrations: component "provisioning".
+// Errors are the store's (kUnavailable when the database is gone: HTTP 503), kNotFound for
+// absent rows, kDataLoss for a value that does not open under the KEK. Thread-safe.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/bytes.h"
+#include "base/clock.h"
+#include "base/secret_bytes.h"
+#include "base/status.h"
+#include "services/provisioning/release_policy.h"
+#include "services/provisioning/resource_path.h"
+#include "store/database.h"
+#include "store/hash_chain.h"
+#include "store/migrate.h"
+
+namespace vhsm::provisioning {
+
+inline constexpr std::string_view kAuditTable = "prov_audit";
+inline constexpr std::string_view kSchemaComponent = "provisioning";
+
+struct Kek {
+  SecretBytes key;  // 32 bytes
+  std::string id;   // hex, 16 characters: SHA-256("vhsm-provisiond KEK id v1" || key)[0..8)
+};
+// From 32 raw bytes. kInvalidArgument for another length.
+Result<Kek> MakeKek(SecretBytes key);
+// A KEK file holds 32 raw bytes or 64 hex digits (surrounding whitespace ignored); it should be
+// mode 0600. A "pkcs11:" URI is kUnimplemented (not supported yet).
+Result<Kek> LoadKek(const std::string& path_or_uri);
+
+struct ResourceInfo {
+  std::string path;
+  int64_t version = 0;
+  int64_t size_bytes = 0;
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+  std::string kek_id;
+  nlohmann::json ToJson() const;
+};
+
+struct ApplicablePolicy {
+  std::string key;  // "repo/", "repo/type/" or "repo/type/tag"
+  ReleasePolicy policy;
+};
+
+class ProvisioningStore {
+ public:
+  // Runs the migrations. `db` and `clock` must outlive the store.
+  static Result<std::unique_ptr<ProvisioningStore>> Open(store::Database& db, Kek kek, const Clock& clock);
+
+  // Creates or replaces a value; the version increases by one per write.
+  Result<ResourceInfo> PutResource(const ResourcePath& path, ByteSpan value);
+  // kNotFound when absent.
+  Status DeleteResource(const ResourcePath& path);
+  // The decrypted value. kNotFound when absent; kDataLoss for another KEK or a tampered row.
+  Result<SecretBytes> GetResource(const ResourcePath& path, ResourceInfo* info = nullptr);
+  // Metadata only, sorted by path.
+  Result<std::vector<ResourceInfo>> ListResources();
+
+  Status PutPolicy(const std::string& key, const ReleasePolicy& policy);
+  // The canonical policy text. kNotFound when absent.
+  Result<std::string> GetPolicy(const std::string& key);
+  Status DeletePolicy(const std::string& key);
+  // The most specific policy covering `path`, or nullopt (default deny).
+  Result<std::optional<ApplicablePolicy>> FindPolicy(const ResourcePath& path);
+
+  store::HashChainLog& audit() { return audit_; }
+  store::Database& db() { return db_; }
+  const std::string& kek_id() const { return kek_.id; }
+
+ private:
+  ProvisioningStore(store::Database& db, Kek kek, const Clock& clock, store::HashChainLog audit)
+      : db_(db), kek_(std::move(kek)), clock_(clock), audit_(std::move(audit)) {}
+  store::Database& db_;
+  Kek kek_;
+  const Clock& clock_;
+  store::HashChainLog audit_;
+};
+
+// The migrations of component "provisioning" (exposed for tests and `vhsm audit verify`).
+const std::vector<store::Migration>& ProvisioningMigrations();
+
+}  // namespace vhsm::provisioning
