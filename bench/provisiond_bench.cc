@@ -1,0 +1,196 @@
+// provisiond_bench.cc: vhsm-provisiond release throughput on loopback HTTP with 2 client
+// threads: each iteration is one GET /kbs/v0/resource/... with an EAR bearer token (ES256
+// verify, policy lookup + evaluation, resource read + AES-GCM open, audit append, JWE
+// ECDH-ES+A256KW to a P-256 TEE key). Backends: SQLite with synchronous=FULL (the default: every
+// audit record fsynced), SQLite with synchronous=NORMAL, and PostgreSQL (VHSM_BENCH_PG_URL, or a
+// throwaway cluster from scripts/pg-test-cluster.sh when the server binaries are installed).
+// Target from issue 6: >= 2,000 releases/s with SQLite on the 2-core CI machine.
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "base/clock.h"
+#include "crypto/keys.h"
+#include "http/client.h"
+#include "http/server.h"
+#include "jose/jwk.h"
+#include "jose/jwt.h"
+#include "services/provisioning/ear_token.h"
+#include "services/provisioning/provisioning_store.h"
+#include "services/provisioning/service.h"
+#include "store/database.h"
+
+namespace {
+
+using namespace vhsm;  // NOLINT
+using nlohmann::json;
+
+enum Backend { kSqliteFull = 0, kSqliteNormal = 1, kPostgres = 2 };
+
+struct PgCluster {
+  std::string dir, url, error;
+  ~PgCluster() {
+    if (!dir.empty()) {
+      std::string cmd = std::string(VHSM_SOURCE_DIR) + "/scripts/pg-test-cluster.sh stop " + dir + " >/dev/null 2>&1";
+      if (std::system(cmd.c_str()) != 0) std::fprintf(stderr, "pg cluster stop failed\n");
+    }
+  }
+};
+
+std::string PgUrl(std::string* error) {
+  if (const char* u = std::getenv("VHSM_BENCH_PG_URL")) return u;
+  static PgCluster c;
+  static std::once_flag once;
+  std::call_once(once, [] {
+    char tmpl[] = "/tmp/provisiond-bench-pg-XXXXXX";
+    if (mkdtemp(tmpl) == nullptr) {
+      c.error = "mkdtemp failed";
+      return;
+    }
+    std::string dir = std::string(tmpl) + "/pg";
+    std::string cmd = std::string(VHSM_SOURCE_DIR) + "/scripts/pg-test-cluster.sh start " + dir + " >/dev/null 2>&1";
+    if (std::system(cmd.c_str()) != 0) {
+      c.error = "scripts/pg-test-cluster.sh start failed (PostgreSQL installed?)";
+      return;
+    }
+    c.dir = dir;
+    std::ifstream f(dir + "/url");
+    std::getline(f, c.url);
+    if (c.url.empty()) c.error = "no URL from the test cluster (server binaries missing?)";
+  });
+  *error = c.error;
+  return c.url;
+}
+
+struct World {
+  SystemClock clock;
+  std::optional<crypto::PrivateKey> issuer_key;
+  std::unique_ptr<store::Database> db;
+  std::unique_ptr<provisioning::ProvisioningStore> store;
+  std::unique_ptr<provisioning::JwksSource> jwks;
+  std::unique_ptr<provisioning::TokenVerifier> verifier;
+  std::unique_ptr<provisioning::ProvisioningService> service;
+  std::unique_ptr<http::Server> server;
+  std::string token;
+  std::string error;
+};
+
+Status Build(World& w, Backend backend) {
+  std::string url;
+  if (backend == kPostgres) {
+    std::string err;
+    url = PgUrl(&err);
+    if (url.empty()) return UnavailableError(err);
+  } else {
+    char tmpl[] = "/tmp/provisiond-bench-XXXXXX";
+    if (mkdtemp(tmpl) == nullptr) return InternalError("mkdtemp");
+    url = std::string("sqlite:") + tmpl + "/prov.db";
+  }
+  store::OpenOptions oo;
+  oo.sqlite_synchronous_full = backend == kSqliteFull;
+  oo.pool_size = 8;
+  VHSM_ASSIGN_OR_RETURN(w.db, store::Open(url, oo));
+  if (backend == kPostgres) {
+    // A fresh schema per run so earlier runs' audit chains do not matter.
+    VHSM_RETURN_IF_ERROR(w.db->ExecScript("DROP TABLE IF EXISTS prov_resources; DROP TABLE IF EXISTS prov_policies;"
+                                          " DROP TABLE IF EXISTS prov_audit; DROP TABLE IF EXISTS schema_migrations"));
+  }
+  SecretBytes kek(32);
+  VHSM_ASSIGN_OR_RETURN(provisioning::Kek k, provisioning::MakeKek(std::move(kek)));
+  VHSM_ASSIGN_OR_RETURN(w.store, provisioning::ProvisioningStore::Open(*w.db, std::move(k), w.clock));
+  VHSM_ASSIGN_OR_RETURN(crypto::PrivateKey ik, crypto::PrivateKey::GenerateEc(crypto::EcCurve::kP256));
+  jose::JwkSet set;
+  VHSM_RETURN_IF_ERROR(set.Add(jose::Jwk::FromPublicKey(ik.Public(), {"bench-kid", "ES256", "sig"})));
+  w.jwks = provisioning::JwksSource::Fixed(std::move(set), w.clock);
+  w.verifier = std::make_unique<provisioning::TokenVerifier>(provisioning::TokenVerifierOptions{}, *w.jwks, w.clock);
+  VHSM_ASSIGN_OR_RETURN(w.service, provisioning::ProvisioningService::Create({}, *w.store, *w.verifier));
+  http::ServerOptions so;
+  so.dev = true;
+  so.announce = false;
+  VHSM_ASSIGN_OR_RETURN(w.server, http::Server::Create(so));
+  w.service->Register(*w.server);
+  VHSM_RETURN_IF_ERROR(w.server->Start());
+
+  VHSM_ASSIGN_OR_RETURN(provisioning::ResourcePath rp, provisioning::ParseResourcePath("bench/key/aes"));
+  SecretBytes value(32);
+  VHSM_RETURN_IF_ERROR(w.store->PutResource(rp, value.Expose()).status());
+  VHSM_ASSIGN_OR_RETURN(provisioning::ReleasePolicy p,
+                        provisioning::ReleasePolicy::Parse(
+                            R"({"allOf":[{"claim":"/submods/cpu0/ear.status","equals":"affirming"},)"
+                            R"({"claim":"/submods/cpu0/ear.veraison.annotated-evidence/vmpl","equals":0}]})"));
+  VHSM_RETURN_IF_ERROR(w.store->PutPolicy("bench/", p));
+
+  VHSM_ASSIGN_OR_RETURN(crypto::PrivateKey tee, crypto::PrivateKey::GenerateEc(crypto::EcCurve::kP256));
+  VHSM_ASSIGN_OR_RETURN(json tee_jwk, jose::PublicKeyToJwk(tee.Public()));
+  const int64_t now = w.clock.NowUnix();
+  json claims{{"iss", "vhsm-attestd"},
+              {"iat", now},
+              {"exp", now + 3600},
+              {"jti", "bench"},
+              {"submods",
+               {{"cpu0",
+                 {{"ear.status", "affirming"},
+                  {"ear.veraison.annotated-evidence",
+                   {{"vmpl", 0},
+                    {"measurement", std::string(96, 'a')},
+                    {"chip_id", std::string(128, 'c')},
+                    {"runtime_data_claims", {{"tee-pubkey", tee_jwk}}}}}}}}}};
+  jose::JwsSignOptions o;
+  o.kid = "bench-kid";
+  VHSM_ASSIGN_OR_RETURN(w.token, jose::SignJwt(ik, jose::JwsAlg::kEs256, claims, o));
+  w.issuer_key = std::move(ik);
+  return OkStatus();
+}
+
+World& GetWorld(Backend backend) {
+  static World worlds[3];
+  static std::once_flag once[3];
+  std::call_once(once[backend], [backend] {
+    Status s = Build(worlds[backend], backend);
+    if (!s.ok()) worlds[backend].error = s.ToString();
+  });
+  return worlds[backend];
+}
+
+void BM_Release(benchmark::State& state) {
+  World& w = GetWorld(static_cast<Backend>(state.range(0)));
+  if (!w.error.empty()) {
+    state.SkipWithError(w.error.c_str());
+    return;
+  }
+  http::ClientOptions co;
+  co.base_url = w.server->url();
+  co.max_attempts = 1;
+  auto client = http::Client::Create(co);
+  if (!client.ok()) {
+    state.SkipWithError("client");
+    return;
+  }
+  const std::vector<std::pair<std::string, std::string>> h = {{"Authorization", "Bearer " + w.token}};
+  int64_t failures = 0;
+  for (auto _ : state) {
+    auto r = (*client)->Get("/kbs/v0/resource/bench/key/aes", h);
+    if (!r.ok() || r->status != 200) ++failures;
+  }
+  if (failures > 0) state.SkipWithError(("non-200 answers: " + std::to_string(failures)).c_str());
+  state.counters["releases_per_s"] = benchmark::Counter(static_cast<double>(state.iterations()),
+                                                        benchmark::Counter::kIsRate);
+}
+
+BENCHMARK(BM_Release)
+    ->ArgName("backend_sqlitefull0_sqlitenormal1_pg2")
+    ->Arg(kSqliteFull)
+    ->Arg(kSqliteNormal)
+    ->Arg(kPostgres)
+    ->Threads(2)
+    ->UseRealTime()
+    ->MinTime(3.0);
+
+}  // namespace
+
+BENCHMARK_MAIN();
