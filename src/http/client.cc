@@ -82,6 +82,7 @@ Result<std::unique_ptr<Client>> Client::Create(const ClientOptions& options) {
   impl->set_read_timeout(std::chrono::milliseconds(options.read_timeout_ms));
   impl->set_write_timeout(std::chrono::milliseconds(options.read_timeout_ms));
   impl->set_keep_alive(true);
+  impl->set_tcp_nodelay(true);  // see server.cc: avoid Nagle/delayed-ACK stalls on small messages
   if (base.https) {
     impl->enable_server_certificate_verification(true);
     if (!options.ca_file.empty()) impl->set_ca_cert_path(options.ca_file.c_str());

@@ -96,6 +96,8 @@ void Server::InstallDefaults() {
     int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
   });
+  // Small request/response pairs: without TCP_NODELAY, Nagle + delayed ACK add ~40 ms stalls.
+  s.set_tcp_nodelay(true);
   s.set_read_timeout(std::chrono::milliseconds(options_.read_timeout_ms));
   s.set_write_timeout(std::chrono::milliseconds(options_.write_timeout_ms));
   const size_t threads = options_.worker_threads == 0 ? 1 : options_.worker_threads;
