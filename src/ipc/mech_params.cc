@@ -77,4 +77,24 @@ Result<CtrParams> DecodeCtr(ByteSpan b) {
   return p;
 }
 
+Bytes EncodeEcdh1(const Ecdh1Params& p) {
+  MsgWriter w;
+  w.PutU64(p.kdf);
+  w.PutBytes(p.shared_data);
+  w.PutBytes(p.public_data);
+  return w.Take();
+}
+Result<Ecdh1Params> DecodeEcdh1(ByteSpan b) {
+  MsgReader r(b);
+  Ecdh1Params p;
+  VHSM_ASSIGN_OR_RETURN(p.kdf, r.GetU64("ecdh1.kdf"));
+  VHSM_ASSIGN_OR_RETURN(ByteSpan shared, r.GetBytes("ecdh1.shared_data", kMaxAttributeValue));
+  // An uncompressed P-521 point is 133 bytes; 1 KiB leaves room for a DER wrapping.
+  VHSM_ASSIGN_OR_RETURN(ByteSpan pub, r.GetBytes("ecdh1.public_data", 1024));
+  VHSM_RETURN_IF_ERROR(r.ExpectEnd("ecdh1"));
+  p.shared_data.assign(shared.begin(), shared.end());
+  p.public_data.assign(pub.begin(), pub.end());
+  return p;
+}
+
 }  // namespace vhsm::ipc

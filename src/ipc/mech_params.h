@@ -27,6 +27,12 @@ struct OaepParams {
   uint64_t source = 0;
   Bytes label;
 };
+// CK_ECDH1_DERIVE_PARAMS: key derivation function, optional shared info, the peer's public point.
+struct Ecdh1Params {
+  uint64_t kdf = 0;
+  Bytes shared_data;
+  Bytes public_data;
+};
 struct CtrParams {
   uint64_t ctr_bits = 0;
   Bytes counter_block;  // 16 bytes
@@ -40,5 +46,7 @@ Bytes EncodeOaep(const OaepParams& p);
 Result<OaepParams> DecodeOaep(ByteSpan b);
 Bytes EncodeCtr(const CtrParams& p);
 Result<CtrParams> DecodeCtr(ByteSpan b);
+Bytes EncodeEcdh1(const Ecdh1Params& p);
+Result<Ecdh1Params> DecodeEcdh1(ByteSpan b);
 
 }  // namespace vhsm::ipc

@@ -49,7 +49,11 @@ enum class Opcode : uint16_t {
   kDigest = 25,
   kGenerateRandom = 26,
   kGetObjectSize = 27,
-  kMaxOpcode = 27,
+  kWrapKey = 28,
+  kUnwrapKey = 29,
+  kDeriveKey = 30,
+  kCopyObject = 31,
+  kMaxOpcode = 31,
 };
 
 struct FrameHeader {

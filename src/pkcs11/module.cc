@@ -14,6 +14,7 @@
 #include "ipc/ckrv.h"
 #include "ipc/mech_params.h"
 #include "pkcs11/client.h"
+#include "pkcs11/pkcs11_v3.h"
 
 #define VHSM_EXPORT extern "C" __attribute__((visibility("default")))
 
@@ -68,6 +69,21 @@ CK_RV FlattenMechanism(const CK_MECHANISM* m, ipc::WireMechanism* out) {
         o.label.assign(d, d + p->ulSourceDataLen);
       }
       out->param = ipc::EncodeOaep(o);
+      return CKR_OK;
+    }
+    case CKM_ECDH1_DERIVE: {
+      if (!need(sizeof(CK_ECDH1_DERIVE_PARAMS))) return CKR_MECHANISM_PARAM_INVALID;
+      const auto* p = static_cast<const CK_ECDH1_DERIVE_PARAMS*>(m->pParameter);
+      if ((p->pSharedData == nullptr && p->ulSharedDataLen != 0) ||
+          (p->pPublicData == nullptr && p->ulPublicDataLen != 0) || p->ulSharedDataLen > ipc::kMaxAttributeValue ||
+          p->ulPublicDataLen > 1024) {
+        return CKR_MECHANISM_PARAM_INVALID;
+      }
+      ipc::Ecdh1Params e;
+      e.kdf = p->kdf;
+      if (p->ulSharedDataLen != 0) e.shared_data.assign(p->pSharedData, p->pSharedData + p->ulSharedDataLen);
+      if (p->ulPublicDataLen != 0) e.public_data.assign(p->pPublicData, p->pPublicData + p->ulPublicDataLen);
+      out->param = ipc::EncodeEcdh1(e);
       return CKR_OK;
     }
     default:
@@ -1025,13 +1041,126 @@ VHSM_EXPORT CK_RV C_GenerateRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULON
   });
 }
 
+VHSM_EXPORT CK_RV C_CopyObject(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n,
+                               CK_OBJECT_HANDLE_PTR out) {
+  return Guard([&]() -> CK_RV {
+    if (out == nullptr) return CKR_ARGUMENTS_BAD;
+    ipc::WireTemplate t;
+    if (CK_RV rv = FlattenTemplate(tmpl, n, true, &t); rv != CKR_OK) return rv;
+    MsgWriter w;
+    w.PutU64(h);
+    w.PutU64(obj);
+    w.PutTemplate(t);
+    VHSM_RPC(Opcode::kCopyObject, w, r);
+    if (rpc_rv_ != CKR_OK) return rpc_rv_;
+    VHSM_READ(*out, r.GetU64("object"));
+    return CKR_OK;
+  });
+}
+
+// One round trip per call: a length query (NULL buffer) wraps in the daemon and returns the
+// length; the next call wraps again (key wrap is deterministic, so the length holds).
+VHSM_EXPORT CK_RV C_WrapKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE wrapping_key,
+                            CK_OBJECT_HANDLE key, CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
+  return Guard([&]() -> CK_RV {
+    if (out_len == nullptr) return CKR_ARGUMENTS_BAD;
+    ipc::WireMechanism wm;
+    if (CK_RV rv = FlattenMechanism(m, &wm); rv != CKR_OK) return rv;
+    if (CK_RV rv = MechanismAllowed(wm.type, CKF_WRAP); rv != CKR_OK) return rv;
+    MsgWriter w;
+    w.PutU64(h);
+    w.PutMechanism(wm);
+    w.PutU64(wrapping_key);
+    w.PutU64(key);
+    VHSM_RPC(Opcode::kWrapKey, w, r);
+    if (rpc_rv_ != CKR_OK) return rpc_rv_;
+    VHSM_READ(ByteSpan b, r.GetBytes("wrapped_key"));
+    bool done = false;
+    return DeliverOutput(b, out, out_len, &done);
+  });
+}
+
+VHSM_EXPORT CK_RV C_UnwrapKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE unwrapping_key,
+                              CK_BYTE_PTR wrapped, CK_ULONG wrapped_len, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n,
+                              CK_OBJECT_HANDLE_PTR out) {
+  return Guard([&]() -> CK_RV {
+    if (out == nullptr || (wrapped == nullptr && wrapped_len != 0)) return CKR_ARGUMENTS_BAD;
+    if (wrapped_len > ipc::kMaxAttributeValue) return CKR_WRAPPED_KEY_LEN_RANGE;
+    ipc::WireMechanism wm;
+    if (CK_RV rv = FlattenMechanism(m, &wm); rv != CKR_OK) return rv;
+    if (CK_RV rv = MechanismAllowed(wm.type, CKF_UNWRAP); rv != CKR_OK) return rv;
+    ipc::WireTemplate t;
+    if (CK_RV rv = FlattenTemplate(tmpl, n, true, &t); rv != CKR_OK) return rv;
+    MsgWriter w;
+    w.PutU64(h);
+    w.PutMechanism(wm);
+    w.PutU64(unwrapping_key);
+    w.PutBytes(ByteSpan(wrapped, wrapped_len));
+    w.PutTemplate(t);
+    VHSM_RPC(Opcode::kUnwrapKey, w, r);
+    if (rpc_rv_ != CKR_OK) return rpc_rv_;
+    VHSM_READ(*out, r.GetU64("key"));
+    return CKR_OK;
+  });
+}
+
+VHSM_EXPORT CK_RV C_DeriveKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE base, CK_ATTRIBUTE_PTR tmpl,
+                              CK_ULONG n, CK_OBJECT_HANDLE_PTR out) {
+  return Guard([&]() -> CK_RV {
+    if (out == nullptr) return CKR_ARGUMENTS_BAD;
+    ipc::WireMechanism wm;
+    if (CK_RV rv = FlattenMechanism(m, &wm); rv != CKR_OK) return rv;
+    if (CK_RV rv = MechanismAllowed(wm.type, CKF_DERIVE); rv != CKR_OK) return rv;
+    ipc::WireTemplate t;
+    if (CK_RV rv = FlattenTemplate(tmpl, n, true, &t); rv != CKR_OK) return rv;
+    MsgWriter w;
+    w.PutU64(h);
+    w.PutMechanism(wm);
+    w.PutU64(base);
+    w.PutTemplate(t);
+    VHSM_RPC(Opcode::kDeriveKey, w, r);
+    if (rpc_rv_ != CKR_OK) return rpc_rv_;
+    VHSM_READ(*out, r.GetU64("key"));
+    return CKR_OK;
+  });
+}
+
+// ---- PKCS#11 3.0 ----------------------------------------------------------------------------
+
+// C_LoginUser: this token has no named users; with an empty user name it is C_Login.
+VHSM_EXPORT CK_RV C_LoginUser(CK_SESSION_HANDLE h, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin, CK_ULONG pin_len,
+                              CK_UTF8CHAR_PTR username, CK_ULONG username_len) {
+  if (username != nullptr && username_len != 0) {
+    return Guard([&] { return CKR_ARGUMENTS_BAD; });
+  }
+  return C_Login(h, user, pin, pin_len);
+}
+
+// C_SessionCancel: operations are held by the module until their data call, so cancelling is local.
+VHSM_EXPORT CK_RV C_SessionCancel(CK_SESSION_HANDLE h, CK_FLAGS flags) {
+  return Guard([&]() -> CK_RV {
+    std::shared_ptr<Session> s = Mod().Find(h);
+    if (!s) return CKR_SESSION_HANDLE_INVALID;
+    std::lock_guard<std::mutex> lock(s->mu);
+    if (flags & CKF_SIGN) s->sign.Reset();
+    if (flags & CKF_VERIFY) s->verify.Reset();
+    if (flags & CKF_ENCRYPT) s->encrypt.Reset();
+    if (flags & CKF_DECRYPT) s->decrypt.Reset();
+    if (flags & CKF_DIGEST) s->digest.Reset();
+    if (flags & 0x00000040UL) {  // CKF_FIND_OBJECTS (3.0)
+      s->find_active = false;
+      s->found.clear();
+    }
+    return CKR_OK;
+  });
+}
+
 // Functions this token does not offer (yet): the spec's code for each.
 #define VHSM_UNSUPPORTED(name, params) \
   VHSM_EXPORT CK_RV name params { return Guard([&] { return CKR_FUNCTION_NOT_SUPPORTED; }); }
 
 VHSM_UNSUPPORTED(C_GetOperationState, (CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG_PTR))
 VHSM_UNSUPPORTED(C_SetOperationState, (CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG, CK_OBJECT_HANDLE, CK_OBJECT_HANDLE))
-VHSM_UNSUPPORTED(C_CopyObject, (CK_SESSION_HANDLE, CK_OBJECT_HANDLE, CK_ATTRIBUTE_PTR, CK_ULONG, CK_OBJECT_HANDLE_PTR))
 VHSM_UNSUPPORTED(C_SignRecoverInit, (CK_SESSION_HANDLE, CK_MECHANISM_PTR, CK_OBJECT_HANDLE))
 VHSM_UNSUPPORTED(C_SignRecover, (CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR))
 VHSM_UNSUPPORTED(C_VerifyRecoverInit, (CK_SESSION_HANDLE, CK_MECHANISM_PTR, CK_OBJECT_HANDLE))
@@ -1040,13 +1169,83 @@ VHSM_UNSUPPORTED(C_DigestEncryptUpdate, (CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULON
 VHSM_UNSUPPORTED(C_DecryptDigestUpdate, (CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR))
 VHSM_UNSUPPORTED(C_SignEncryptUpdate, (CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR))
 VHSM_UNSUPPORTED(C_DecryptVerifyUpdate, (CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR))
-VHSM_UNSUPPORTED(C_WrapKey, (CK_SESSION_HANDLE, CK_MECHANISM_PTR, CK_OBJECT_HANDLE, CK_OBJECT_HANDLE, CK_BYTE_PTR,
-                             CK_ULONG_PTR))
-VHSM_UNSUPPORTED(C_UnwrapKey, (CK_SESSION_HANDLE, CK_MECHANISM_PTR, CK_OBJECT_HANDLE, CK_BYTE_PTR, CK_ULONG,
-                               CK_ATTRIBUTE_PTR, CK_ULONG, CK_OBJECT_HANDLE_PTR))
-VHSM_UNSUPPORTED(C_DeriveKey, (CK_SESSION_HANDLE, CK_MECHANISM_PTR, CK_OBJECT_HANDLE, CK_ATTRIBUTE_PTR, CK_ULONG,
-                               CK_OBJECT_HANDLE_PTR))
 VHSM_UNSUPPORTED(C_WaitForSlotEvent, (CK_FLAGS, CK_SLOT_ID_PTR, CK_VOID_PTR))
+
+// The 3.0 message-based functions (sec. 5.13-5.16) are not offered.
+namespace vhsm::pkcs11 {
+namespace {
+CK_RV MsgInit(CK_SESSION_HANDLE, CK_MECHANISM_PTR, CK_OBJECT_HANDLE) {
+  return Guard([&] { return CKR_FUNCTION_NOT_SUPPORTED; });
+}
+CK_RV MsgFinal(CK_SESSION_HANDLE) { return Guard([&] { return CKR_FUNCTION_NOT_SUPPORTED; }); }
+CK_RV MsgCrypt(CK_SESSION_HANDLE, CK_VOID_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR,
+               CK_ULONG_PTR) {
+  return Guard([&] { return CKR_FUNCTION_NOT_SUPPORTED; });
+}
+CK_RV MsgCryptBegin(CK_SESSION_HANDLE, CK_VOID_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG) {
+  return Guard([&] { return CKR_FUNCTION_NOT_SUPPORTED; });
+}
+CK_RV MsgCryptNext(CK_SESSION_HANDLE, CK_VOID_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR,
+                   CK_FLAGS) {
+  return Guard([&] { return CKR_FUNCTION_NOT_SUPPORTED; });
+}
+CK_RV MsgSign(CK_SESSION_HANDLE, CK_VOID_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR) {
+  return Guard([&] { return CKR_FUNCTION_NOT_SUPPORTED; });
+}
+CK_RV MsgBegin(CK_SESSION_HANDLE, CK_VOID_PTR, CK_ULONG) { return Guard([&] { return CKR_FUNCTION_NOT_SUPPORTED; }); }
+CK_RV MsgVerify(CK_SESSION_HANDLE, CK_VOID_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG) {
+  return Guard([&] { return CKR_FUNCTION_NOT_SUPPORTED; });
+}
+
+VhsmCkFunctionList30* FunctionList30();
+
+char kInterfaceName[] = "PKCS 11";
+
+// Index 0 is the default interface (3.0); index 1 is the 2.40 list.
+VhsmCkInterface* Interfaces() {
+  static VhsmCkInterface ifaces[2] = {
+      {reinterpret_cast<CK_UTF8CHAR*>(kInterfaceName), FunctionList30(), kVhsmCkfInterfaceForkSafe},
+      {reinterpret_cast<CK_UTF8CHAR*>(kInterfaceName), FunctionList(), kVhsmCkfInterfaceForkSafe},
+  };
+  return ifaces;
+}
+}  // namespace
+}  // namespace vhsm::pkcs11
+
+// Callable before C_Initialize (PKCS#11 3.0 sec. 5.4.3/5.4.4).
+VHSM_EXPORT CK_RV C_GetInterfaceList(VhsmCkInterface* list, CK_ULONG_PTR count) {
+  if (count == nullptr) return CKR_ARGUMENTS_BAD;
+  if (list == nullptr) {
+    *count = 2;
+    return CKR_OK;
+  }
+  if (*count < 2) {
+    *count = 2;
+    return CKR_BUFFER_TOO_SMALL;
+  }
+  list[0] = Interfaces()[0];
+  list[1] = Interfaces()[1];
+  *count = 2;
+  return CKR_OK;
+}
+
+VHSM_EXPORT CK_RV C_GetInterface(CK_UTF8CHAR_PTR name, CK_VERSION_PTR version, VhsmCkInterface** iface,
+                                 CK_FLAGS flags) {
+  if (iface == nullptr) return CKR_ARGUMENTS_BAD;
+  *iface = nullptr;
+  if (name != nullptr && std::strcmp(reinterpret_cast<const char*>(name), kInterfaceName) != 0) {
+    return CKR_ARGUMENTS_BAD;
+  }
+  for (int i = 0; i < 2; ++i) {
+    VhsmCkInterface* c = &Interfaces()[i];
+    const CK_VERSION v = static_cast<CK_FUNCTION_LIST*>(c->pFunctionList)->version;
+    if (version != nullptr && (version->major != v.major || version->minor != v.minor)) continue;
+    if ((c->flags & flags) != flags) continue;
+    *iface = c;
+    return CKR_OK;
+  }
+  return CKR_ARGUMENTS_BAD;
+}
 
 VHSM_EXPORT CK_RV C_GetFunctionStatus(CK_SESSION_HANDLE) {
   return Guard([&] { return CKR_FUNCTION_NOT_PARALLEL; });
@@ -1081,6 +1280,44 @@ CK_FUNCTION_LIST* FunctionList() {
     VHSM_SET(C_UnwrapKey); VHSM_SET(C_DeriveKey); VHSM_SET(C_SeedRandom); VHSM_SET(C_GenerateRandom);
     VHSM_SET(C_GetFunctionStatus); VHSM_SET(C_CancelFunction); VHSM_SET(C_WaitForSlotEvent);
 #undef VHSM_SET
+    return l;
+  }();
+  return &list;
+}
+}  // namespace
+}  // namespace vhsm::pkcs11
+
+namespace vhsm::pkcs11 {
+namespace {
+VhsmCkFunctionList30* FunctionList30() {
+  static VhsmCkFunctionList30 list = [] {
+    VhsmCkFunctionList30 l{};
+    l.v240 = *FunctionList();
+    l.v240.version = {3, 0};
+    l.C_GetInterfaceList = ::C_GetInterfaceList;
+    l.C_GetInterface = ::C_GetInterface;
+    l.C_LoginUser = ::C_LoginUser;
+    l.C_SessionCancel = ::C_SessionCancel;
+    l.C_MessageEncryptInit = MsgInit;
+    l.C_EncryptMessage = MsgCrypt;
+    l.C_EncryptMessageBegin = MsgCryptBegin;
+    l.C_EncryptMessageNext = MsgCryptNext;
+    l.C_MessageEncryptFinal = MsgFinal;
+    l.C_MessageDecryptInit = MsgInit;
+    l.C_DecryptMessage = MsgCrypt;
+    l.C_DecryptMessageBegin = MsgCryptBegin;
+    l.C_DecryptMessageNext = MsgCryptNext;
+    l.C_MessageDecryptFinal = MsgFinal;
+    l.C_MessageSignInit = MsgInit;
+    l.C_SignMessage = MsgSign;
+    l.C_SignMessageBegin = MsgBegin;
+    l.C_SignMessageNext = MsgSign;
+    l.C_MessageSignFinal = MsgFinal;
+    l.C_MessageVerifyInit = MsgInit;
+    l.C_VerifyMessage = MsgVerify;
+    l.C_VerifyMessageBegin = MsgBegin;
+    l.C_VerifyMessageNext = MsgVerify;
+    l.C_MessageVerifyFinal = MsgFinal;
     return l;
   }();
   return &list;

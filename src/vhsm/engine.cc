@@ -9,6 +9,8 @@
 #include <cstring>
 
 #include "crypto/error.h"
+#include "crypto/keys.h"
+#include "crypto/keywrap.h"
 #include "ipc/mech_params.h"
 
 namespace vhsm::hsm {
@@ -51,6 +53,13 @@ constexpr MechanismEntry kMechanisms[] = {
     {CKM_SHA384_RSA_PKCS_PSS, 2048, 4096, kSignVerify},
     {CKM_SHA512_RSA_PKCS_PSS, 2048, 4096, kSignVerify},
     {CKM_RSA_PKCS_OAEP, 2048, 4096, kEncDec},
+    {CKM_EC_EDWARDS_KEY_PAIR_GEN, 255, 255, CKF_GENERATE_KEY_PAIR},
+    {CKM_EDDSA, 255, 255, kSignVerify},
+    {CKM_ECDH1_DERIVE, 256, 521, CKF_DERIVE | kEcFlags},
+    {CKM_AES_KEY_WRAP, 16, 32, CKF_WRAP | CKF_UNWRAP},
+    {CKM_AES_KEY_WRAP_PAD, 16, 32, CKF_WRAP | CKF_UNWRAP},
+    {CKM_AES_CMAC, 16, 32, kSignVerify},
+    {CKM_AES_CMAC_GENERAL, 16, 32, kSignVerify},
     {CKM_SHA_1, 0, 0, CKF_DIGEST},
     {CKM_SHA224, 0, 0, CKF_DIGEST},
     {CKM_SHA256, 0, 0, CKF_DIGEST},
@@ -62,12 +71,54 @@ struct Curve {
   Bytes oid_der;
   const char* name;
   size_t order_len;
+  crypto::EcCurve curve;
 };
 const Curve kCurves[] = {
-    {{0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07}, "P-256", 32},
-    {{0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22}, "P-384", 48},
-    {{0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23}, "P-521", 66},
+    {{0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07}, "P-256", 32, crypto::EcCurve::kP256},
+    {{0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22}, "P-384", 48, crypto::EcCurve::kP384},
+    {{0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23}, "P-521", 66, crypto::EcCurve::kP521},
 };
+const Curve* FindCurve(const Bytes& params) {
+  for (const Curve& c : kCurves) {
+    if (c.oid_der == params) return &c;
+  }
+  return nullptr;
+}
+const Curve* FindCurve(crypto::EcCurve curve) {
+  for (const Curve& c : kCurves) {
+    if (c.curve == curve) return &c;
+  }
+  return nullptr;
+}
+
+// CKA_EC_PARAMS of Ed25519 (PKCS#11 3.0 sec. 2.3.10): the OID 1.3.101.112 or the PrintableString
+// "edwards25519".
+const Bytes kEd25519Oid = {0x06, 0x03, 0x2b, 0x65, 0x70};
+bool IsEd25519Params(const Bytes& p) {
+  static const Bytes kName = {0x13, 0x0c, 'e', 'd', 'w', 'a', 'r', 'd', 's', '2', '5', '5', '1', '9'};
+  return p == kEd25519Oid || p == kName;
+}
+
+// Strips a DER OCTET STRING wrapping when the whole value is exactly one; otherwise returns `v`.
+// (CKA_EC_POINT is specified as DER, but many applications pass the raw point.)
+ByteSpan UnwrapOctetString(ByteSpan v, size_t raw_len) {
+  if (v.size() == raw_len) return v;
+  if (v.size() < 2 || v[0] != 0x04) return v;
+  size_t hdr = 2, len = v[1];
+  if (v[1] == 0x81 && v.size() >= 3) {
+    hdr = 3;
+    len = v[2];
+  } else if (v[1] >= 0x80) {
+    return v;
+  }
+  if (hdr + len != v.size()) return v;
+  return v.subspan(hdr);
+}
+
+crypto::EvpPkeyPtr UpRef(EVP_PKEY* p) {
+  EVP_PKEY_up_ref(p);
+  return crypto::EvpPkeyPtr(p);
+}
 
 // DER OCTET STRING wrapping (CKA_EC_POINT).
 Bytes DerOctetString(ByteSpan v) {
@@ -115,12 +166,13 @@ Result<Bytes> PublicKeyInfo(EVP_PKEY* pkey) {
 Result<std::unique_ptr<Engine>> Engine::Create() {
   std::unique_ptr<Engine> e(new Engine());
   e->hmac_.reset(EVP_MAC_fetch(nullptr, "HMAC", nullptr));
+  e->cmac_.reset(EVP_MAC_fetch(nullptr, "CMAC", nullptr));
   e->sha1_.reset(EVP_MD_fetch(nullptr, "SHA1", nullptr));
   e->sha224_.reset(EVP_MD_fetch(nullptr, "SHA224", nullptr));
   e->sha256_.reset(EVP_MD_fetch(nullptr, "SHA256", nullptr));
   e->sha384_.reset(EVP_MD_fetch(nullptr, "SHA384", nullptr));
   e->sha512_.reset(EVP_MD_fetch(nullptr, "SHA512", nullptr));
-  if (!e->hmac_ || !e->sha1_ || !e->sha224_ || !e->sha256_ || !e->sha384_ || !e->sha512_) {
+  if (!e->hmac_ || !e->cmac_ || !e->sha1_ || !e->sha224_ || !e->sha256_ || !e->sha384_ || !e->sha512_) {
     return crypto::OpenSslError("fetching HMAC/SHA algorithms");
   }
   const char* modes[4] = {"ECB", "CBC", "CTR", "GCM"};
@@ -185,7 +237,7 @@ CK_MECHANISM_TYPE HashOf(CK_MECHANISM_TYPE m) {
   }
 }
 
-enum class Family { kNone, kEcdsa, kRsaPkcs, kRsaPss, kHmac };
+enum class Family { kNone, kEcdsa, kRsaPkcs, kRsaPss, kHmac, kCmac, kEddsa };
 Family FamilyOf(CK_MECHANISM_TYPE m) {
   switch (m) {
     case CKM_ECDSA: case CKM_ECDSA_SHA1: case CKM_ECDSA_SHA224: case CKM_ECDSA_SHA256:
@@ -199,6 +251,8 @@ Family FamilyOf(CK_MECHANISM_TYPE m) {
       return Family::kRsaPss;
     case CKM_SHA_1_HMAC: case CKM_SHA256_HMAC: case CKM_SHA384_HMAC: case CKM_SHA512_HMAC:
       return Family::kHmac;
+    case CKM_AES_CMAC: case CKM_AES_CMAC_GENERAL: return Family::kCmac;
+    case CKM_EDDSA: return Family::kEddsa;
     default: return Family::kNone;
   }
 }
@@ -286,6 +340,21 @@ CK_RV Engine::GenerateKeyPair(const ipc::WireMechanism& mech, Object* pub, Objec
     pub->attrs[CKA_PUBLIC_EXPONENT] = *pe;
     priv->attrs[CKA_MODULUS] = *n;
     priv->attrs[CKA_PUBLIC_EXPONENT] = *pe;
+  } else if (mech.type == CKM_EC_EDWARDS_KEY_PAIR_GEN) {
+    const Bytes* params = pub->Get(CKA_EC_PARAMS);
+    if (params == nullptr) return CKR_TEMPLATE_INCOMPLETE;
+    if (!IsEd25519Params(*params)) return CKR_CURVE_NOT_SUPPORTED;
+    crypto::EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "ED25519", nullptr));
+    EVP_PKEY* raw = nullptr;
+    if (!ctx || EVP_PKEY_keygen_init(ctx.get()) != 1 || EVP_PKEY_generate(ctx.get(), &raw) != 1) {
+      return Fail(CKR_FUNCTION_FAILED);
+    }
+    pkey.reset(raw);
+    uint8_t point[32];
+    size_t point_len = sizeof(point);
+    if (EVP_PKEY_get_raw_public_key(pkey.get(), point, &point_len) != 1) return Fail(CKR_FUNCTION_FAILED);
+    pub->attrs[CKA_EC_POINT] = DerOctetString(ByteSpan(point, point_len));
+    priv->attrs[CKA_EC_PARAMS] = *params;
   } else {
     return CKR_MECHANISM_INVALID;
   }
@@ -329,6 +398,14 @@ CK_RV Engine::ExportComponent(const Object& key, CK_ATTRIBUTE_TYPE type, Bytes* 
   if (key.cls() != CKO_PRIVATE_KEY || !key.pkey) return CKR_ATTRIBUTE_TYPE_INVALID;
   const char* name = nullptr;
   size_t pad = 0;
+  if (key.key_type() == CKK_EC_EDWARDS && type == CKA_VALUE) {
+    Bytes raw(32);
+    size_t len = raw.size();
+    if (EVP_PKEY_get_raw_private_key(key.pkey.get(), raw.data(), &len) != 1) return Fail(CKR_FUNCTION_FAILED);
+    raw.resize(len);
+    *out = std::move(raw);
+    return CKR_OK;
+  }
   if (key.key_type() == CKK_EC && type == CKA_VALUE) {
     name = OSSL_PKEY_PARAM_PRIV_KEY;
     pad = EcOrderLen(key.pkey.get());
@@ -381,7 +458,22 @@ CK_RV Engine::Sign(const ipc::WireMechanism& mech, const Object& key, ByteSpan d
   if (fam == Family::kNone) return CKR_MECHANISM_INVALID;
   if (!key.GetBool(CKA_SIGN)) return CKR_KEY_FUNCTION_NOT_PERMITTED;
   if (fam == Family::kHmac) return Hmac(mech, key, data, out);
+  if (fam == Family::kCmac) return Cmac(mech, key, data, out);
   VHSM_CHECK_KEY_CLASS(CKO_PRIVATE_KEY);
+  if (fam == Family::kEddsa) {
+    // Ed25519 (pure EdDSA): no hash, no parameters (Ed25519ctx/ph are not offered).
+    if (key.key_type() != CKK_EC_EDWARDS) return CKR_KEY_TYPE_INCONSISTENT;
+    if (!mech.param.empty()) return CKR_MECHANISM_PARAM_INVALID;
+    crypto::EvpMdCtxPtr ctx(EVP_MD_CTX_new());
+    size_t len = 64;
+    out->resize(len);
+    if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, key.pkey.get()) != 1 ||
+        EVP_DigestSign(ctx.get(), out->data(), &len, data.data(), data.size()) != 1) {
+      return Fail(CKR_FUNCTION_FAILED);
+    }
+    out->resize(len);
+    return CKR_OK;
+  }
   const EVP_MD* md = VHSM_MD(HashOf(mech.type));
   const EVP_MD* pss_md = nullptr;
   const EVP_MD* mgf_md = nullptr;
@@ -458,14 +550,26 @@ CK_RV Engine::Verify(const ipc::WireMechanism& mech, const Object& key, ByteSpan
   Family fam = FamilyOf(mech.type);
   if (fam == Family::kNone) return CKR_MECHANISM_INVALID;
   if (!key.GetBool(CKA_VERIFY)) return CKR_KEY_FUNCTION_NOT_PERMITTED;
-  if (fam == Family::kHmac) {
+  if (fam == Family::kHmac || fam == Family::kCmac) {
     Bytes mac;
-    CK_RV rv = Hmac(mech, key, data, &mac);
+    CK_RV rv = fam == Family::kHmac ? Hmac(mech, key, data, &mac) : Cmac(mech, key, data, &mac);
     if (rv != CKR_OK) return rv;
     if (sig.size() != mac.size()) return CKR_SIGNATURE_LEN_RANGE;
     return CRYPTO_memcmp(mac.data(), sig.data(), mac.size()) == 0 ? CKR_OK : CKR_SIGNATURE_INVALID;
   }
   VHSM_CHECK_KEY_CLASS(CKO_PUBLIC_KEY);
+  if (fam == Family::kEddsa) {
+    if (key.key_type() != CKK_EC_EDWARDS) return CKR_KEY_TYPE_INCONSISTENT;
+    if (!mech.param.empty()) return CKR_MECHANISM_PARAM_INVALID;
+    if (sig.size() != 64) return CKR_SIGNATURE_LEN_RANGE;
+    crypto::EvpMdCtxPtr ctx(EVP_MD_CTX_new());
+    if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, key.pkey.get()) != 1) {
+      return Fail(CKR_FUNCTION_FAILED);
+    }
+    int ok = EVP_DigestVerify(ctx.get(), sig.data(), sig.size(), data.data(), data.size());
+    crypto::ClearOpenSslErrors();
+    return ok == 1 ? CKR_OK : CKR_SIGNATURE_INVALID;
+  }
   const EVP_MD* md = VHSM_MD(HashOf(mech.type));
   const EVP_MD* pss_md = nullptr;
   const EVP_MD* mgf_md = nullptr;
@@ -739,6 +843,271 @@ CK_RV Engine::Digest(const ipc::WireMechanism& mech, ByteSpan data, Bytes* out) 
   unsigned int len = 0;
   if (EVP_Digest(data.data(), data.size(), out->data(), &len, md, nullptr) != 1) return Fail(CKR_FUNCTION_FAILED);
   out->resize(len);
+  return CKR_OK;
+}
+
+CK_RV Engine::Cmac(const ipc::WireMechanism& mech, const Object& key, ByteSpan data, Bytes* out) const {
+  if (key.cls() != CKO_SECRET_KEY || key.key_type() != CKK_AES) return CKR_KEY_TYPE_INCONSISTENT;
+  size_t mac_len = 16;
+  if (mech.type == CKM_AES_CMAC_GENERAL) {
+    // CK_MAC_GENERAL_PARAMS is a CK_ULONG: the MAC length in bytes, 1..16.
+    CK_ULONG want = 0;
+    if (mech.param.size() != sizeof(want)) return CKR_MECHANISM_PARAM_INVALID;
+    std::memcpy(&want, mech.param.data(), sizeof(want));
+    if (want < 1 || want > 16) return CKR_MECHANISM_PARAM_INVALID;
+    mac_len = want;
+  } else if (!mech.param.empty()) {
+    return CKR_MECHANISM_PARAM_INVALID;
+  }
+  const char* cipher = key.secret.size() == 16   ? "AES-128-CBC"
+                       : key.secret.size() == 24 ? "AES-192-CBC"
+                       : key.secret.size() == 32 ? "AES-256-CBC"
+                                                 : nullptr;
+  if (cipher == nullptr) return CKR_KEY_SIZE_RANGE;
+  crypto::EvpMacCtxPtr ctx(EVP_MAC_CTX_new(cmac_.get()));
+  OSSL_PARAM p[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_CIPHER, const_cast<char*>(cipher), 0),
+                    OSSL_PARAM_construct_end()};
+  out->resize(16);
+  size_t len = 0;
+  if (!ctx || EVP_MAC_init(ctx.get(), key.secret.Expose().data(), key.secret.size(), p) != 1 ||
+      EVP_MAC_update(ctx.get(), data.data(), data.size()) != 1 ||
+      EVP_MAC_final(ctx.get(), out->data(), &len, out->size()) != 1 || len != 16) {
+    return Fail(CKR_FUNCTION_FAILED);
+  }
+  out->resize(mac_len);
+  return CKR_OK;
+}
+
+CK_RV Engine::FinishPrivate(crypto::EvpPkeyPtr pkey, Object* priv) const {
+  Result<Bytes> spki = PublicKeyInfo(pkey.get());
+  if (!spki.ok()) return Fail(CKR_FUNCTION_FAILED);
+  priv->attrs[CKA_PUBLIC_KEY_INFO] = *spki;
+  if (EVP_PKEY_is_a(pkey.get(), "RSA")) {
+    Result<Bytes> n = BnParam(pkey.get(), OSSL_PKEY_PARAM_RSA_N);
+    Result<Bytes> e = BnParam(pkey.get(), OSSL_PKEY_PARAM_RSA_E);
+    if (!n.ok() || !e.ok()) return Fail(CKR_FUNCTION_FAILED);
+    priv->attrs[CKA_MODULUS] = *n;
+    priv->attrs[CKA_PUBLIC_EXPONENT] = *e;
+  }
+  int len = i2d_PrivateKey(pkey.get(), nullptr);
+  if (len <= 0) return Fail(CKR_FUNCTION_FAILED);
+  SecretBytes der(static_cast<size_t>(len));
+  uint8_t* q = der.MutableExpose().data();
+  i2d_PrivateKey(pkey.get(), &q);
+  priv->secret = std::move(der);
+  priv->pkey = std::move(pkey);
+  return CKR_OK;
+}
+
+namespace {
+
+// A template attribute as a byte span; nullptr when absent.
+const Bytes* Attr(const AttrMap& m, CK_ATTRIBUTE_TYPE t) {
+  auto it = m.find(t);
+  return it == m.end() ? nullptr : &it->second;
+}
+
+// Big-endian integer left-padded (or stripped of leading zeros) to exactly `n` bytes.
+std::optional<Bytes> FixedWidth(const Bytes& v, size_t n) {
+  size_t skip = 0;
+  while (v.size() - skip > n && v[skip] == 0) ++skip;
+  if (v.size() - skip > n) return std::nullopt;
+  Bytes out(n - (v.size() - skip), 0);
+  out.insert(out.end(), v.begin() + static_cast<std::ptrdiff_t>(skip), v.end());
+  return out;
+}
+
+}  // namespace
+
+CK_RV Engine::ImportKey(const AttrMap& c, Object* obj) const {
+  const CK_OBJECT_CLASS cls = obj->cls();
+  const CK_KEY_TYPE kt = obj->key_type();
+  if (cls != CKO_PUBLIC_KEY && cls != CKO_PRIVATE_KEY) return CKR_ATTRIBUTE_VALUE_INVALID;
+  if (kt == CKK_EC || kt == CKK_EC_EDWARDS) {
+    const Bytes* params = Attr(c, CKA_EC_PARAMS);
+    if (params == nullptr) return CKR_TEMPLATE_INCOMPLETE;
+    const Curve* curve = kt == CKK_EC ? FindCurve(*params) : nullptr;
+    if (kt == CKK_EC ? curve == nullptr : !IsEd25519Params(*params)) return CKR_CURVE_NOT_SUPPORTED;
+    if (cls == CKO_PUBLIC_KEY) {
+      const Bytes* point = Attr(c, CKA_EC_POINT);
+      if (point == nullptr) return CKR_TEMPLATE_INCOMPLETE;
+      const size_t raw_len = kt == CKK_EC ? 1 + 2 * curve->order_len : 32;
+      ByteSpan raw = UnwrapOctetString(*point, raw_len);
+      if (raw.size() != raw_len) return CKR_ATTRIBUTE_VALUE_INVALID;
+      Result<crypto::PublicKey> pk = kt == CKK_EC ? crypto::PublicKey::FromEcUncompressed(curve->curve, raw)
+                                                  : crypto::PublicKey::FromEd25519(raw);
+      if (!pk.ok()) return Fail(CKR_ATTRIBUTE_VALUE_INVALID);
+      obj->attrs[CKA_EC_POINT] = DerOctetString(raw);
+      obj->pkey = UpRef(pk->evp());
+    } else {
+      const Bytes* value = Attr(c, CKA_VALUE);
+      if (value == nullptr) return CKR_TEMPLATE_INCOMPLETE;
+      Result<crypto::PrivateKey> k = [&]() -> Result<crypto::PrivateKey> {
+        if (kt == CKK_EC_EDWARDS) {
+          if (value->size() != 32) return InvalidArgumentError("Ed25519 CKA_VALUE must be 32 bytes");
+          return crypto::PrivateKey::FromEd25519Seed(*value);
+        }
+        std::optional<Bytes> d = FixedWidth(*value, curve->order_len);
+        if (!d) return InvalidArgumentError("EC CKA_VALUE longer than the curve order");
+        return crypto::PrivateKey::FromEcScalar(curve->curve, *d);
+      }();
+      if (!k.ok()) return Fail(CKR_ATTRIBUTE_VALUE_INVALID);
+      return FinishPrivate(UpRef(k->evp()), obj);
+    }
+  } else if (kt == CKK_RSA) {
+    const Bytes* n = Attr(c, CKA_MODULUS);
+    const Bytes* e = Attr(c, CKA_PUBLIC_EXPONENT);
+    if (n == nullptr || e == nullptr) return CKR_TEMPLATE_INCOMPLETE;
+    const size_t bits = [&] {
+      size_t i = 0;
+      while (i < n->size() && (*n)[i] == 0) ++i;
+      return (n->size() - i) * 8;
+    }();
+    if (bits < 2048 || bits > 4096) return CKR_ATTRIBUTE_VALUE_INVALID;
+    if (cls == CKO_PUBLIC_KEY) {
+      Result<crypto::PublicKey> pk = crypto::PublicKey::FromRsa(*n, *e);
+      if (!pk.ok()) return Fail(CKR_ATTRIBUTE_VALUE_INVALID);
+      obj->pkey = UpRef(pk->evp());
+      obj->attrs[CKA_MODULUS_BITS] = UlongValue(static_cast<CK_ULONG>(EVP_PKEY_get_bits(obj->pkey.get())));
+    } else {
+      // CRT form only (all of d, p, q, dp, dq, qinv), as every exporter produces.
+      const CK_ATTRIBUTE_TYPE need[] = {CKA_PRIVATE_EXPONENT, CKA_PRIME_1, CKA_PRIME_2,
+                                        CKA_EXPONENT_1, CKA_EXPONENT_2, CKA_COEFFICIENT};
+      for (CK_ATTRIBUTE_TYPE t : need) {
+        if (Attr(c, t) == nullptr) return CKR_TEMPLATE_INCOMPLETE;
+      }
+      crypto::RsaPrivateComponents rc;
+      rc.n = *n;
+      rc.e = *e;
+      rc.d = SecretBytes(*Attr(c, CKA_PRIVATE_EXPONENT));
+      rc.p = SecretBytes(*Attr(c, CKA_PRIME_1));
+      rc.q = SecretBytes(*Attr(c, CKA_PRIME_2));
+      rc.dp = SecretBytes(*Attr(c, CKA_EXPONENT_1));
+      rc.dq = SecretBytes(*Attr(c, CKA_EXPONENT_2));
+      rc.qi = SecretBytes(*Attr(c, CKA_COEFFICIENT));
+      Result<crypto::PrivateKey> k = crypto::PrivateKey::FromRsaComponents(rc);
+      if (!k.ok()) return Fail(CKR_ATTRIBUTE_VALUE_INVALID);
+      return FinishPrivate(UpRef(k->evp()), obj);
+    }
+  } else {
+    return CKR_ATTRIBUTE_VALUE_INVALID;
+  }
+  Result<Bytes> spki = PublicKeyInfo(obj->pkey.get());
+  if (!spki.ok()) return Fail(CKR_FUNCTION_FAILED);
+  obj->attrs[CKA_PUBLIC_KEY_INFO] = *spki;
+  return CKR_OK;
+}
+
+namespace {
+bool IsKeyWrap(CK_MECHANISM_TYPE m) { return m == CKM_AES_KEY_WRAP || m == CKM_AES_KEY_WRAP_PAD; }
+}  // namespace
+
+CK_RV Engine::Wrap(const ipc::WireMechanism& mech, const Object& wk, const Object& key, Bytes* out) const {
+  if (!IsKeyWrap(mech.type)) return CKR_MECHANISM_INVALID;
+  if (!mech.param.empty()) return CKR_MECHANISM_PARAM_INVALID;  // only the default IVs of RFC 3394/5649
+  if (wk.cls() != CKO_SECRET_KEY || wk.key_type() != CKK_AES) return CKR_WRAPPING_KEY_TYPE_INCONSISTENT;
+  if (wk.secret.size() != 16 && wk.secret.size() != 24 && wk.secret.size() != 32) return CKR_WRAPPING_KEY_SIZE_RANGE;
+  if (!wk.GetBool(CKA_WRAP)) return CKR_KEY_FUNCTION_NOT_PERMITTED;
+  SecretBytes material;
+  if (key.cls() == CKO_SECRET_KEY) {
+    material = key.secret.Clone();
+  } else if (key.cls() == CKO_PRIVATE_KEY && key.pkey) {
+    Result<crypto::PrivateKey> k = crypto::PrivateKey::FromEvp(UpRef(key.pkey.get()));
+    if (!k.ok()) return Fail(CKR_KEY_NOT_WRAPPABLE);
+    Result<SecretBytes> der = k->ToPkcs8Der();
+    if (!der.ok()) return Fail(CKR_FUNCTION_FAILED);
+    material = std::move(*der);
+  } else {
+    return CKR_KEY_NOT_WRAPPABLE;
+  }
+  if (material.size() > crypto::kMaxWrappedKeySize) return CKR_KEY_SIZE_RANGE;
+  if (mech.type == CKM_AES_KEY_WRAP && (material.size() % 8 != 0 || material.size() < 16)) {
+    return CKR_KEY_SIZE_RANGE;
+  }
+  Result<Bytes> w = mech.type == CKM_AES_KEY_WRAP ? crypto::AesKeyWrap(wk.secret, material)
+                                                  : crypto::AesKeyWrapPad(wk.secret, material);
+  if (!w.ok()) return Fail(CKR_FUNCTION_FAILED);
+  *out = std::move(*w);
+  return CKR_OK;
+}
+
+CK_RV Engine::Unwrap(const ipc::WireMechanism& mech, const Object& uk, ByteSpan wrapped, Object* out) const {
+  if (!IsKeyWrap(mech.type)) return CKR_MECHANISM_INVALID;
+  if (!mech.param.empty()) return CKR_MECHANISM_PARAM_INVALID;
+  if (uk.cls() != CKO_SECRET_KEY || uk.key_type() != CKK_AES) return CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT;
+  if (uk.secret.size() != 16 && uk.secret.size() != 24 && uk.secret.size() != 32) {
+    return CKR_UNWRAPPING_KEY_SIZE_RANGE;
+  }
+  if (!uk.GetBool(CKA_UNWRAP)) return CKR_KEY_FUNCTION_NOT_PERMITTED;
+  const size_t min = mech.type == CKM_AES_KEY_WRAP ? 24 : 16;
+  if (wrapped.size() % 8 != 0 || wrapped.size() < min || wrapped.size() > crypto::kMaxWrappedKeySize + 16) {
+    return CKR_WRAPPED_KEY_LEN_RANGE;
+  }
+  Result<SecretBytes> key = mech.type == CKM_AES_KEY_WRAP ? crypto::AesKeyUnwrap(uk.secret, wrapped)
+                                                          : crypto::AesKeyUnwrapPad(uk.secret, wrapped);
+  if (!key.ok()) return Fail(CKR_WRAPPED_KEY_INVALID);
+  const CK_KEY_TYPE kt = out->key_type();
+  if (out->cls() == CKO_SECRET_KEY) {
+    const size_t n = key->size();
+    if (kt == CKK_AES ? (n != 16 && n != 24 && n != 32) : kt == CKK_GENERIC_SECRET ? (n == 0 || n > 512) : true) {
+      return kt == CKK_AES || kt == CKK_GENERIC_SECRET ? CKR_WRAPPED_KEY_INVALID : CKR_TEMPLATE_INCONSISTENT;
+    }
+    if (std::optional<CK_ULONG> want = out->GetUlong(CKA_VALUE_LEN); want && *want != n) {
+      return CKR_TEMPLATE_INCONSISTENT;
+    }
+    out->secret = std::move(*key);
+    return CKR_OK;
+  }
+  if (out->cls() != CKO_PRIVATE_KEY) return CKR_TEMPLATE_INCONSISTENT;
+  Result<crypto::PrivateKey> k = crypto::PrivateKey::FromDer(key->Expose());
+  if (!k.ok()) return Fail(CKR_WRAPPED_KEY_INVALID);
+  const bool match = (kt == CKK_EC && k->type() == crypto::KeyType::kEc) ||
+                     (kt == CKK_RSA && k->type() == crypto::KeyType::kRsa) ||
+                     (kt == CKK_EC_EDWARDS && k->type() == crypto::KeyType::kEd25519);
+  if (!match) return CKR_TEMPLATE_INCONSISTENT;
+  if (kt == CKK_EC) {
+    const Curve* c = k->curve() ? FindCurve(*k->curve()) : nullptr;
+    if (c == nullptr) return CKR_WRAPPED_KEY_INVALID;
+    if (const Bytes* p = out->Get(CKA_EC_PARAMS); p != nullptr && *p != c->oid_der) return CKR_TEMPLATE_INCONSISTENT;
+    out->attrs[CKA_EC_PARAMS] = c->oid_der;
+  } else if (kt == CKK_EC_EDWARDS) {
+    if (const Bytes* p = out->Get(CKA_EC_PARAMS); p != nullptr && !IsEd25519Params(*p)) return CKR_TEMPLATE_INCONSISTENT;
+    if (out->Get(CKA_EC_PARAMS) == nullptr) out->attrs[CKA_EC_PARAMS] = kEd25519Oid;
+  }
+  return FinishPrivate(UpRef(k->evp()), out);
+}
+
+CK_RV Engine::Derive(const ipc::WireMechanism& mech, const Object& base, Object* out) const {
+  if (mech.type != CKM_ECDH1_DERIVE) return CKR_MECHANISM_INVALID;
+  Result<ipc::Ecdh1Params> p = ipc::DecodeEcdh1(mech.param);
+  if (!p.ok()) return CKR_MECHANISM_PARAM_INVALID;
+  // Only the raw shared secret (CKD_NULL, no shared data) is offered.
+  if (p->kdf != CKD_NULL || !p->shared_data.empty()) return CKR_MECHANISM_PARAM_INVALID;
+  if (base.cls() != CKO_PRIVATE_KEY || base.key_type() != CKK_EC || !base.pkey) return CKR_KEY_TYPE_INCONSISTENT;
+  if (!base.GetBool(CKA_DERIVE)) return CKR_KEY_FUNCTION_NOT_PERMITTED;
+  Result<crypto::PrivateKey> k = crypto::PrivateKey::FromEvp(UpRef(base.pkey.get()));
+  if (!k.ok() || !k->curve()) return Fail(CKR_KEY_TYPE_INCONSISTENT);
+  const size_t n = crypto::EcCoordinateSize(*k->curve());
+  ByteSpan raw = UnwrapOctetString(p->public_data, 1 + 2 * n);
+  if (raw.size() != 1 + 2 * n) return CKR_MECHANISM_PARAM_INVALID;
+  Result<crypto::PublicKey> peer = crypto::PublicKey::FromEcUncompressed(*k->curve(), raw);
+  if (!peer.ok()) return Fail(CKR_MECHANISM_PARAM_INVALID);
+  Result<SecretBytes> z = k->Ecdh(*peer);
+  if (!z.ok()) return Fail(CKR_FUNCTION_FAILED);
+  const CK_KEY_TYPE kt = out->key_type();
+  std::optional<CK_ULONG> len = out->GetUlong(CKA_VALUE_LEN);
+  if (kt == CKK_AES) {
+    if (!len) return CKR_TEMPLATE_INCOMPLETE;
+    if (*len != 16 && *len != 24 && *len != 32) return CKR_ATTRIBUTE_VALUE_INVALID;
+  } else if (kt == CKK_GENERIC_SECRET) {
+    if (!len) len = z->size();
+    if (*len == 0) return CKR_ATTRIBUTE_VALUE_INVALID;
+  } else {
+    return CKR_TEMPLATE_INCONSISTENT;
+  }
+  if (*len > z->size()) return CKR_KEY_SIZE_RANGE;
+  // Truncation keeps the leftmost bytes of Z.
+  out->secret = SecretBytes(z->Expose().first(*len));
   return CKR_OK;
 }
 

@@ -50,13 +50,33 @@ class Engine {
   // Values of secret components for a key that is neither sensitive nor unextractable.
   CK_RV ExportComponent(const Object& key, CK_ATTRIBUTE_TYPE type, Bytes* out) const;
 
+  // C_CreateObject of a public or private key (EC, Ed25519, RSA): builds the key from the
+  // template's components (`components` holds the whole template including secret components;
+  // `obj->attrs` holds it without them) and fills obj->secret, obj->pkey, CKA_PUBLIC_KEY_INFO and
+  // normalised public attributes. CKR_TEMPLATE_INCOMPLETE / CKR_ATTRIBUTE_VALUE_INVALID /
+  // CKR_CURVE_NOT_SUPPORTED per the spec.
+  CK_RV ImportKey(const AttrMap& components, Object* obj) const;
+
+  // CKM_AES_KEY_WRAP (RFC 3394) / CKM_AES_KEY_WRAP_PAD (RFC 5649) of a secret key's value or a
+  // private key's PKCS#8 encoding. Attribute policy (CKA_EXTRACTABLE, CKA_WRAP_WITH_TRUSTED) is
+  // the Token's; this checks mechanism, key types, CKA_WRAP/CKA_UNWRAP and lengths.
+  CK_RV Wrap(const ipc::WireMechanism& mech, const Object& wrapping_key, const Object& key, Bytes* out) const;
+  // `out->attrs` carries CKA_CLASS and CKA_KEY_TYPE of the key to create; fills the key material.
+  CK_RV Unwrap(const ipc::WireMechanism& mech, const Object& unwrapping_key, ByteSpan wrapped, Object* out) const;
+  // CKM_ECDH1_DERIVE with CKD_NULL: `out->attrs` carries the new secret key's template.
+  CK_RV Derive(const ipc::WireMechanism& mech, const Object& base, Object* out) const;
+
  private:
   Engine() = default;
   CK_RV SymmetricCrypt(const ipc::WireMechanism& mech, const Object& key, ByteSpan data, bool encrypt,
                        Bytes* out) const;
   CK_RV Hmac(const ipc::WireMechanism& mech, const Object& key, ByteSpan data, Bytes* out) const;
+  CK_RV Cmac(const ipc::WireMechanism& mech, const Object& key, ByteSpan data, Bytes* out) const;
+  // Stores a private key (DER, prepared EVP_PKEY, public key info and public attributes).
+  CK_RV FinishPrivate(crypto::EvpPkeyPtr pkey, Object* priv) const;
 
   crypto::EvpMacPtr hmac_;
+  crypto::EvpMacPtr cmac_;
   crypto::EvpMdPtr sha1_, sha224_, sha256_, sha384_, sha512_;
   // [mode][key size index 0..2 for 128/192/256]; mode: 0 ECB, 1 CBC, 2 CTR, 3 GCM.
   crypto::EvpCipherPtr aes_[4][3];

@@ -462,6 +462,60 @@ Bytes Server::Handle(std::shared_ptr<App>& app, uint32_t pid, Opcode op, ByteSpa
       w.PutBytes(out);
       return w.Take();
     }
+    case Opcode::kCopyObject: {
+      VHSM_GET(uint64_t s, r.GetU64("session"));
+      VHSM_GET(uint64_t h, r.GetU64("object"));
+      VHSM_GET(ipc::WireTemplate t, r.GetTemplate("template"));
+      VHSM_END();
+      AttrMap m;
+      CK_RV rv = ParseTemplate(t, &m);
+      CK_OBJECT_HANDLE out = 0;
+      if (rv == CKR_OK) rv = token_.CopyObject(a, s, h, m, &out);
+      w.PutU64(rv);
+      w.PutU64(out);
+      return w.Take();
+    }
+    case Opcode::kWrapKey: {
+      VHSM_GET(uint64_t s, r.GetU64("session"));
+      VHSM_GET(ipc::WireMechanism mech, r.GetMechanism("mechanism"));
+      VHSM_GET(uint64_t wk, r.GetU64("wrapping_key"));
+      VHSM_GET(uint64_t key, r.GetU64("key"));
+      VHSM_END();
+      Bytes out;
+      CK_RV rv = token_.WrapKey(a, s, mech, wk, key, &out);
+      w.PutU64(rv);
+      w.PutBytes(out);
+      return w.Take();
+    }
+    case Opcode::kUnwrapKey: {
+      VHSM_GET(uint64_t s, r.GetU64("session"));
+      VHSM_GET(ipc::WireMechanism mech, r.GetMechanism("mechanism"));
+      VHSM_GET(uint64_t uk, r.GetU64("unwrapping_key"));
+      VHSM_GET(ByteSpan wrapped, r.GetBytes("wrapped_key", ipc::kMaxAttributeValue));
+      VHSM_GET(ipc::WireTemplate t, r.GetTemplate("template"));
+      VHSM_END();
+      AttrMap m;
+      CK_RV rv = ParseTemplate(t, &m);
+      CK_OBJECT_HANDLE out = 0;
+      if (rv == CKR_OK) rv = token_.UnwrapKey(a, s, mech, uk, wrapped, m, &out);
+      w.PutU64(rv);
+      w.PutU64(out);
+      return w.Take();
+    }
+    case Opcode::kDeriveKey: {
+      VHSM_GET(uint64_t s, r.GetU64("session"));
+      VHSM_GET(ipc::WireMechanism mech, r.GetMechanism("mechanism"));
+      VHSM_GET(uint64_t base, r.GetU64("base_key"));
+      VHSM_GET(ipc::WireTemplate t, r.GetTemplate("template"));
+      VHSM_END();
+      AttrMap m;
+      CK_RV rv = ParseTemplate(t, &m);
+      CK_OBJECT_HANDLE out = 0;
+      if (rv == CKR_OK) rv = token_.DeriveKey(a, s, mech, base, m, &out);
+      w.PutU64(rv);
+      w.PutU64(out);
+      return w.Take();
+    }
     default:
       return RvOnly(CKR_FUNCTION_NOT_SUPPORTED);
   }

@@ -101,6 +101,26 @@ CK_RV CheckKeyTemplate(const AttrMap& t, CK_OBJECT_CLASS cls, CK_KEY_TYPE kt) {
   return CKR_OK;
 }
 
+// CKA_TRUSTED may only be set to TRUE by the SO (PKCS#11 2.40 sec. 4.7/4.8/4.9).
+CK_RV CheckTrusted(const AttrMap& t, CK_USER_TYPE login) {
+  auto it = t.find(CKA_TRUSTED);
+  if (it != t.end() && it->second[0] != CK_FALSE && login != CKU_SO) return CKR_ATTRIBUTE_READ_ONLY;
+  return CKR_OK;
+}
+
+CK_RV MechanismFor(const Engine& e, CK_MECHANISM_TYPE type, CK_FLAGS need) {
+  const MechanismEntry* m = e.FindMechanism(type);
+  return m != nullptr && (m->flags & need) != 0 ? CKR_OK : CKR_MECHANISM_INVALID;
+}
+
+std::optional<CK_ULONG> UlongOf(const AttrMap& t, CK_ATTRIBUTE_TYPE type) {
+  auto it = t.find(type);
+  if (it == t.end()) return std::nullopt;
+  CK_ULONG v;
+  std::memcpy(&v, it->second.data(), sizeof(v));
+  return v;
+}
+
 CK_STATE StateOf(CK_USER_TYPE login, CK_FLAGS flags) {
   bool rw = (flags & CKF_RW_SESSION) != 0;
   if (login == CKU_SO) return CKS_RW_SO_FUNCTIONS;
@@ -533,9 +553,21 @@ CK_RV Token::CreateObject(App& app, CK_SESSION_HANDLE s, const AttrMap& tmpl, CK
     obj->secret = SecretBytes(val_it->second);
     obj->attrs.erase(CKA_VALUE);
     ApplyKeyDefaults(obj.get(), cls, kt, false, 0);
+  } else if (cls == CKO_PUBLIC_KEY || cls == CKO_PRIVATE_KEY) {
+    std::optional<CK_ULONG> kt = UlongOf(tmpl, CKA_KEY_TYPE);
+    if (!kt) return CKR_TEMPLATE_INCOMPLETE;
+    for (const auto& [type, v] : tmpl) {
+      if (IsReadOnlyOnCreate(type) || type == CKA_MODULUS_BITS) return CKR_ATTRIBUTE_READ_ONLY;
+    }
+    for (auto it = obj->attrs.begin(); it != obj->attrs.end();) {
+      it = IsSecretComponent(cls, it->first) ? obj->attrs.erase(it) : std::next(it);
+    }
+    if (CK_RV rv = engine_.ImportKey(tmpl, obj.get()); rv != CKR_OK) return rv;
+    ApplyKeyDefaults(obj.get(), cls, *kt, false, 0);
   } else {
-    return CKR_ATTRIBUTE_VALUE_INVALID;  // TODO(vhsm): public/private key and certificate import
+    return CKR_ATTRIBUTE_VALUE_INVALID;  // certificates are not stored by this token
   }
+  if (CK_RV rv = CheckTrusted(tmpl, login); rv != CKR_OK) return rv;
   if (CK_RV rv = CheckCreate(login, flags, *obj); rv != CKR_OK) return rv;
   return Publish(app, s, std::move(obj), out);
 }
@@ -627,6 +659,14 @@ CK_RV Token::SetAttributes(App& app, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, co
       case CKA_TOKEN: case CKA_PRIVATE:
         if (*old->Get(type) != v) return CKR_ATTRIBUTE_READ_ONLY;
         break;
+      case CKA_TRUSTED:  // SO only (and never on private keys or data)
+        if (old->cls() != CKO_SECRET_KEY && old->cls() != CKO_PUBLIC_KEY) return CKR_ATTRIBUTE_TYPE_INVALID;
+        if (login != CKU_SO) return CKR_ATTRIBUTE_READ_ONLY;
+        break;
+      case CKA_WRAP_WITH_TRUSTED:  // may only become true
+        if (old->cls() != CKO_SECRET_KEY && old->cls() != CKO_PRIVATE_KEY) return CKR_ATTRIBUTE_TYPE_INVALID;
+        if (old->GetBool(CKA_WRAP_WITH_TRUSTED) && v[0] == CK_FALSE) return CKR_ATTRIBUTE_READ_ONLY;
+        break;
       default:
         return CKR_ATTRIBUTE_READ_ONLY;
     }
@@ -702,6 +742,7 @@ CK_RV Token::GenerateKey(App& app, CK_SESSION_HANDLE s, const ipc::WireMechanism
     return CKR_MECHANISM_INVALID;
   }
   if (CK_RV rv = CheckKeyTemplate(tmpl, CKO_SECRET_KEY, kt); rv != CKR_OK) return rv;
+  if (CK_RV rv = CheckTrusted(tmpl, login); rv != CKR_OK) return rv;
   auto obj = std::make_unique<Object>();
   obj->attrs = tmpl;
   if (CK_RV rv = engine_.GenerateSecret(mech, obj.get()); rv != CKR_OK) return rv;
@@ -720,11 +761,15 @@ CK_RV Token::GenerateKeyPair(App& app, CK_SESSION_HANDLE s, const ipc::WireMecha
     kt = CKK_EC;
   } else if (mech.type == CKM_RSA_PKCS_KEY_PAIR_GEN) {
     kt = CKK_RSA;
+  } else if (mech.type == CKM_EC_EDWARDS_KEY_PAIR_GEN) {
+    kt = CKK_EC_EDWARDS;
   } else {
     return CKR_MECHANISM_INVALID;
   }
   if (CK_RV rv = CheckKeyTemplate(pub_tmpl, CKO_PUBLIC_KEY, kt); rv != CKR_OK) return rv;
   if (CK_RV rv = CheckKeyTemplate(priv_tmpl, CKO_PRIVATE_KEY, kt); rv != CKR_OK) return rv;
+  if (CK_RV rv = CheckTrusted(pub_tmpl, login); rv != CKR_OK) return rv;
+  if (priv_tmpl.count(CKA_TRUSTED) != 0) return CKR_ATTRIBUTE_TYPE_INVALID;
   auto pub = std::make_unique<Object>();
   auto priv = std::make_unique<Object>();
   pub->attrs = pub_tmpl;
@@ -783,6 +828,109 @@ CK_RV Token::GenerateRandom(App& app, CK_SESSION_HANDLE s, CK_ULONG len, Bytes* 
   out->resize(len);
   if (len > 0 && RAND_bytes(out->data(), static_cast<int>(len)) != 1) return CKR_FUNCTION_FAILED;
   return CKR_OK;
+}
+
+// ---- copy, wrap, unwrap, derive -------------------------------------------------------------
+
+CK_RV Token::CopyObject(App& app, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, const AttrMap& tmpl,
+                        CK_OBJECT_HANDLE* out) {
+  CK_USER_TYPE login;
+  CK_FLAGS flags;
+  if (CK_RV rv = CheckSession(app, s, &login, &flags); rv != CKR_OK) return rv;
+  std::shared_ptr<const Object> old;
+  if (CK_RV rv = Lookup(app, h, login, CKR_OBJECT_HANDLE_INVALID, &old); rv != CKR_OK) return rv;
+  if (!old->GetBool(CKA_COPYABLE, true)) return CKR_ACTION_PROHIBITED;
+  auto obj = std::make_unique<Object>();
+  obj->attrs = old->attrs;
+  obj->secret = old->secret.Clone();
+  for (const auto& [type, v] : tmpl) {
+    const Bytes* have = old->Get(type);
+    if (IsSecretComponent(old->cls(), type)) return CKR_ATTRIBUTE_READ_ONLY;
+    switch (type) {
+      case CKA_TOKEN: case CKA_PRIVATE: case CKA_MODIFIABLE: case CKA_DESTROYABLE: case CKA_LABEL: case CKA_ID:
+      case CKA_APPLICATION: case CKA_START_DATE: case CKA_END_DATE: case CKA_SUBJECT:
+        break;
+      case CKA_SENSITIVE:  // may only become true
+        if (have == nullptr) return CKR_ATTRIBUTE_TYPE_INVALID;
+        if (old->GetBool(CKA_SENSITIVE) && v[0] == CK_FALSE) return CKR_ATTRIBUTE_READ_ONLY;
+        break;
+      case CKA_EXTRACTABLE: case CKA_COPYABLE:  // may only become false
+        if (have == nullptr && type == CKA_EXTRACTABLE) return CKR_ATTRIBUTE_TYPE_INVALID;
+        if (v[0] != CK_FALSE && !old->GetBool(type, true)) return CKR_ATTRIBUTE_READ_ONLY;
+        break;
+      default:
+        if (have == nullptr || *have != v) return CKR_ATTRIBUTE_READ_ONLY;
+        break;
+    }
+    obj->attrs[type] = v;
+  }
+  if (old->pkey) {
+    if (!engine_.Prepare(obj.get()).ok()) return CKR_GENERAL_ERROR;
+  }
+  if (CK_RV rv = CheckCreate(login, flags, *obj); rv != CKR_OK) return rv;
+  return Publish(app, s, std::move(obj), out);
+}
+
+CK_RV Token::WrapKey(App& app, CK_SESSION_HANDLE s, const ipc::WireMechanism& mech, CK_OBJECT_HANDLE wrapping_key,
+                     CK_OBJECT_HANDLE key, Bytes* out) {
+  CK_USER_TYPE login;
+  if (CK_RV rv = CheckSession(app, s, &login, nullptr); rv != CKR_OK) return rv;
+  if (CK_RV rv = MechanismFor(engine_, mech.type, CKF_WRAP); rv != CKR_OK) return rv;
+  std::shared_ptr<const Object> wk, k;
+  if (CK_RV rv = Lookup(app, wrapping_key, login, CKR_WRAPPING_KEY_HANDLE_INVALID, &wk); rv != CKR_OK) return rv;
+  if (CK_RV rv = Lookup(app, key, login, CKR_KEY_HANDLE_INVALID, &k); rv != CKR_OK) return rv;
+  if (k->cls() != CKO_SECRET_KEY && k->cls() != CKO_PRIVATE_KEY) return CKR_KEY_NOT_WRAPPABLE;
+  if (!k->GetBool(CKA_EXTRACTABLE)) return CKR_KEY_UNEXTRACTABLE;
+  if (k->GetBool(CKA_WRAP_WITH_TRUSTED) && !wk->GetBool(CKA_TRUSTED)) return CKR_KEY_NOT_WRAPPABLE;
+  return engine_.Wrap(mech, *wk, *k, out);
+}
+
+CK_RV Token::UnwrapKey(App& app, CK_SESSION_HANDLE s, const ipc::WireMechanism& mech,
+                       CK_OBJECT_HANDLE unwrapping_key, ByteSpan wrapped, const AttrMap& tmpl, CK_OBJECT_HANDLE* out) {
+  CK_USER_TYPE login;
+  CK_FLAGS flags;
+  if (CK_RV rv = CheckSession(app, s, &login, &flags); rv != CKR_OK) return rv;
+  if (CK_RV rv = MechanismFor(engine_, mech.type, CKF_UNWRAP); rv != CKR_OK) return rv;
+  std::shared_ptr<const Object> uk;
+  if (CK_RV rv = Lookup(app, unwrapping_key, login, CKR_UNWRAPPING_KEY_HANDLE_INVALID, &uk); rv != CKR_OK) {
+    return rv;
+  }
+  std::optional<CK_ULONG> cls = UlongOf(tmpl, CKA_CLASS);
+  std::optional<CK_ULONG> kt = UlongOf(tmpl, CKA_KEY_TYPE);
+  if (!cls || !kt) return CKR_TEMPLATE_INCOMPLETE;
+  if (*cls != CKO_SECRET_KEY && *cls != CKO_PRIVATE_KEY) return CKR_TEMPLATE_INCONSISTENT;
+  if (CK_RV rv = CheckKeyTemplate(tmpl, *cls, *kt); rv != CKR_OK) return rv;
+  if (CK_RV rv = CheckTrusted(tmpl, login); rv != CKR_OK) return rv;
+  auto obj = std::make_unique<Object>();
+  obj->attrs = tmpl;
+  if (CK_RV rv = engine_.Unwrap(mech, *uk, wrapped, obj.get()); rv != CKR_OK) return rv;
+  ApplyKeyDefaults(obj.get(), *cls, *kt, false, 0);
+  if (CK_RV rv = CheckCreate(login, flags, *obj); rv != CKR_OK) return rv;
+  return Publish(app, s, std::move(obj), out);
+}
+
+CK_RV Token::DeriveKey(App& app, CK_SESSION_HANDLE s, const ipc::WireMechanism& mech, CK_OBJECT_HANDLE base,
+                       const AttrMap& tmpl, CK_OBJECT_HANDLE* out) {
+  CK_USER_TYPE login;
+  CK_FLAGS flags;
+  if (CK_RV rv = CheckSession(app, s, &login, &flags); rv != CKR_OK) return rv;
+  if (CK_RV rv = MechanismFor(engine_, mech.type, CKF_DERIVE); rv != CKR_OK) return rv;
+  std::shared_ptr<const Object> bk;
+  if (CK_RV rv = Lookup(app, base, login, CKR_KEY_HANDLE_INVALID, &bk); rv != CKR_OK) return rv;
+  std::optional<CK_ULONG> kt = UlongOf(tmpl, CKA_KEY_TYPE);
+  if (!kt) return CKR_TEMPLATE_INCOMPLETE;
+  if (CK_RV rv = CheckKeyTemplate(tmpl, CKO_SECRET_KEY, *kt); rv != CKR_OK) return rv;
+  if (CK_RV rv = CheckTrusted(tmpl, login); rv != CKR_OK) return rv;
+  auto obj = std::make_unique<Object>();
+  obj->attrs = tmpl;
+  obj->attrs[CKA_CLASS] = UlongValue(CKO_SECRET_KEY);
+  if (CK_RV rv = engine_.Derive(mech, *bk, obj.get()); rv != CKR_OK) return rv;
+  ApplyKeyDefaults(obj.get(), CKO_SECRET_KEY, *kt, false, 0);
+  obj->attrs[CKA_ALWAYS_SENSITIVE] = BoolValue(bk->GetBool(CKA_ALWAYS_SENSITIVE) && obj->GetBool(CKA_SENSITIVE));
+  obj->attrs[CKA_NEVER_EXTRACTABLE] =
+      BoolValue(bk->GetBool(CKA_NEVER_EXTRACTABLE) && !obj->GetBool(CKA_EXTRACTABLE));
+  if (CK_RV rv = CheckCreate(login, flags, *obj); rv != CKR_OK) return rv;
+  return Publish(app, s, std::move(obj), out);
 }
 
 }  // namespace vhsm::hsm

@@ -94,6 +94,21 @@ class Token {
   CK_RV Decrypt(App& app, CK_SESSION_HANDLE s, const ipc::WireMechanism& mech, CK_OBJECT_HANDLE key, ByteSpan data,
                 Bytes* out);
   CK_RV Digest(App& app, CK_SESSION_HANDLE s, const ipc::WireMechanism& mech, ByteSpan data, Bytes* out);
+
+  // C_CopyObject: CKA_COPYABLE=FALSE gives CKR_ACTION_PROHIBITED; the template may change
+  // CKA_TOKEN/PRIVATE/MODIFIABLE/DESTROYABLE/LABEL/ID/..., turn CKA_SENSITIVE on and
+  // CKA_EXTRACTABLE/CKA_COPYABLE off; anything else that differs is CKR_ATTRIBUTE_READ_ONLY.
+  CK_RV CopyObject(App& app, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, const AttrMap& tmpl, CK_OBJECT_HANDLE* out);
+  // C_WrapKey: the key must be CKA_EXTRACTABLE (CKR_KEY_UNEXTRACTABLE) and, if
+  // CKA_WRAP_WITH_TRUSTED, the wrapping key CKA_TRUSTED (CKR_KEY_NOT_WRAPPABLE).
+  CK_RV WrapKey(App& app, CK_SESSION_HANDLE s, const ipc::WireMechanism& mech, CK_OBJECT_HANDLE wrapping_key,
+                CK_OBJECT_HANDLE key, Bytes* out);
+  // C_UnwrapKey: the new key is not CKA_LOCAL, never ALWAYS_SENSITIVE / NEVER_EXTRACTABLE.
+  CK_RV UnwrapKey(App& app, CK_SESSION_HANDLE s, const ipc::WireMechanism& mech, CK_OBJECT_HANDLE unwrapping_key,
+                  ByteSpan wrapped, const AttrMap& tmpl, CK_OBJECT_HANDLE* out);
+  // C_DeriveKey: ALWAYS_SENSITIVE / NEVER_EXTRACTABLE inherit from the base key.
+  CK_RV DeriveKey(App& app, CK_SESSION_HANDLE s, const ipc::WireMechanism& mech, CK_OBJECT_HANDLE base,
+                  const AttrMap& tmpl, CK_OBJECT_HANDLE* out);
   CK_RV GenerateRandom(App& app, CK_SESSION_HANDLE s, CK_ULONG len, Bytes* out);
 
   const Engine& engine() const { return engine_; }
