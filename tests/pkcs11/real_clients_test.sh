@@ -52,6 +52,48 @@ else
   echo "pkcs11-tool not installed: skipped"
 fi
 
+# OpenSSL through libp11's pkcs11 engine: sign with keys named by pkcs11: URIs, verify with the
+# public keys the engine reads from the token (and with plain OpenSSL from an exported PEM).
+ENGINE_SO=$(ls /usr/lib/*/engines-3/pkcs11.so 2>/dev/null | head -1 || true)
+if [[ -n "$ENGINE_SO" ]] && command -v openssl >/dev/null && command -v pkcs11-tool >/dev/null; then
+  cat > "$WORK/openssl.cnf" <<EOF
+openssl_conf = openssl_init
+[openssl_init]
+engines = engine_section
+[engine_section]
+pkcs11 = pkcs11_section
+[pkcs11_section]
+engine_id = pkcs11
+dynamic_path = $ENGINE_SO
+MODULE_PATH = $MODULE
+init = 0
+EOF
+  echo "openssl engine data" > "$WORK/edata"
+  openssl dgst -sha256 -binary "$WORK/edata" > "$WORK/edig"
+  printf 'Y' | cat "$WORK/edata" - | openssl dgst -sha256 -binary > "$WORK/edig2"
+  for obj in eck rsak; do
+    URI="pkcs11:token=ctest;object=$obj"
+    OPENSSL_CONF="$WORK/openssl.cnf" openssl pkeyutl -engine pkcs11 -keyform engine -sign \
+      -inkey "$URI;type=private;pin-value=1234" -in "$WORK/edig" -out "$WORK/esig.$obj" 2>"$WORK/eng.err" \
+      || fail "openssl engine sign $obj: $(cat "$WORK/eng.err")"
+    OPENSSL_CONF="$WORK/openssl.cnf" openssl pkey -engine pkcs11 -inform engine -pubin -in "$URI;type=public" -pubout \
+      -out "$WORK/$obj.pem" 2>"$WORK/eng.err" || fail "openssl engine public key $obj: $(cat "$WORK/eng.err")"
+    openssl pkeyutl -verify -pubin -inkey "$WORK/$obj.pem" -in "$WORK/edig" -sigfile "$WORK/esig.$obj" >/dev/null 2>&1 \
+      || fail "openssl verify of engine signature ($obj)"
+    if openssl pkeyutl -verify -pubin -inkey "$WORK/$obj.pem" -in "$WORK/edig2" -sigfile "$WORK/esig.$obj" \
+      >/dev/null 2>&1; then
+      fail "openssl accepted a signature over other data ($obj)"
+    fi
+  done
+  # The token's public key object verifies the RSA signature through the engine as well.
+  OPENSSL_CONF="$WORK/openssl.cnf" openssl pkeyutl -engine pkcs11 -keyform engine -verify -pubin \
+    -inkey "pkcs11:token=ctest;object=rsak;type=public" -in "$WORK/edig" -sigfile "$WORK/esig.rsak" >/dev/null 2>&1 \
+    || fail "openssl engine verify with the token public key"
+  echo "openssl pkcs11 engine: ok"
+else
+  echo "libengine-pkcs11-openssl not installed: skipped"
+fi
+
 if command -v p11tool >/dev/null; then
   export GNUTLS_PIN=1234
   p11tool --provider "$MODULE" --list-all 2>/dev/null | grep -q "object=eck" || fail "p11tool --list-all"
