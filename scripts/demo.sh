@@ -1,69 +1,71 @@
 #!/usr/bin/env bash
-# demo.sh (interim, until the end-to-end flow lands): shows a real AMD-signed SEV-SNP report and
-# verifies real reports from ${VHSM_SHARED_DIR:-../shared}/snp-vectors with build/bin/vhsm,
-# saying what was checked; then shows that a tampered report and a wrong chain are rejected.
+# demo.sh (`make demo`): the end-to-end flow with real processes. In a temp dir it creates a
+# simulated SEV-SNP VM, starts vhsm-attestd (--dev, the simulator root trusted, a policy naming
+# the demo measurement), vhsm-provisiond (SQLite, JWKS from attestd) and vhsmd (simulator) on
+# loopback / a Unix socket, loads a release policy and two secrets (AES-256 key, EC P-256 PKCS#8)
+# through the admin API, lets vhsmd attest and provision them, and runs examples/ client which
+# uses the keys through PKCS#11 and cannot read them. It prints the six seed steps with what was
+# checked and how long each took, then repeats with a VM whose measurement is not allowed and
+# shows the denial. Everything it started is stopped on exit. Exit 0 only if all of that happened.
+# Step 0 (when the shared vectors are present): a real AMD-signed report is verified first.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+export VHSM_BIN_DIR=${VHSM_BIN_DIR:-$root/build/bin}
+export VHSM_LIB_DIR=${VHSM_LIB_DIR:-$root/build/lib}
+source "$root/tests/integration/e2e_lib.sh"
 shared=${VHSM_SHARED_DIR:-$root/../shared}
-vectors=$shared/snp-vectors
-vhsm=${VHSM_BIN:-$root/build/bin/vhsm}
 
-if [[ ! -x $vhsm ]]; then
-  echo "demo: $vhsm not found; run 'make demo' (it builds first) or 'make build'" >&2
-  exit 2
-fi
-if [[ ! -f $vectors/MANIFEST.json ]]; then
-  echo "demo: no SEV-SNP test vectors at $vectors" >&2
-  echo "demo: set VHSM_SHARED_DIR to the directory holding snp-vectors/ (read-only shared data)" >&2
-  exit 2
-fi
-v=$vectors/vectors
-amd=$vectors/certs/amd
 rule() { printf '\n== %s\n' "$*"; }
+die() { echo "demo: FAILED: $*" >&2; for f in "$E2E_WORK"/*.log; do echo "--- $f" >&2; tail -12 "$f" >&2; done; exit 1; }
+now_ms() { date +%s%3N; }
 
-rule "1. A real AMD-signed Genoa report (version 5, from Project Oak), decoded"
-if ! "$vhsm" snp show "$v/genoa-v5-vcek-oak/report.bin" 2>/dev/null | head -40; then
-  echo "(vhsm snp show not available yet; the verifier's JSON below carries every field)"
+e2e_init || exit 2
+
+v=$shared/snp-vectors/vectors/genoa-v5-vcek-oak
+if [[ -f $v/report.bin ]]; then
+  rule "0. Before the simulator: a real AMD-signed Genoa report verifies against AMD's pinned chain"
+  "$bin/vhsm" snp verify "$v/report.bin" --vcek "$v/vcek.der" 2>&1 | tail -1 || die "real report did not verify"
 fi
 
-rule "2. Verify it: AMD chain ARK-Genoa -> SEV-Genoa -> VCEK (pinned in the binary), signature, cross-checks"
-"$vhsm" snp verify "$v/genoa-v5-vcek-oak/report.bin" --vcek "$v/genoa-v5-vcek-oak/vcek.der" \
-  --ark "$amd/genoa_ark.pem" --ask "$amd/genoa_ask.pem"
-rc=$?
-echo "exit code $rc (0 = valid)"
-[[ $rc == 0 ]] || { echo "demo: the genuine Genoa report did not verify" >&2; exit 1; }
+rule "Setup: a simulated SEV-SNP VM (Genoa, measurement ${E2E_MEASUREMENT:0:16}...), the two services, secrets"
+sim=$E2E_WORK/vm
+t=$(now_ms); e2e_sim "$sim" --measurement "$E2E_MEASUREMENT" || die "vhsm sim init"
+echo "  vhsm sim init: simulated AMD SP with its own test CA ($(( $(now_ms) - t )) ms)"
+e2e_start_attestd "$sim" || die "vhsm-attestd did not start"
+echo "  vhsm-attestd    at $AS_URL (policy e2e-demo: measurement allow-list, no debug; sim root trusted)"
+e2e_start_provisiond || die "vhsm-provisiond did not start"
+echo "  vhsm-provisiond at $PS_URL (SQLite, JWKS from vhsm-attestd)"
+e2e_load_secrets || die "loading secrets"
+echo "  admin API: release policy for repo demo (ear.status affirming AND the demo measurement);"
+echo "             secrets demo/key/aes-256 (32 random bytes), demo/key/ec-p256 (EC P-256 PKCS#8)"
+e2e_init_token "$sim" "$E2E_WORK/store" > /dev/null || die "token initialisation"
+echo "  vhsmd token initialised (C_InitToken, C_InitPIN through the PKCS#11 module)"
 
-rule "3. A v2 Milan report (no CPUID): the product is found by trying the pinned chains"
-"$vhsm" snp verify "$v/milan-v2-vcek-virtee/report.bin" --vcek "$v/milan-v2-vcek-virtee/vcek.der" | tail -1
+rule "The six seed steps"
+e2e_vhsmd_config "demo/key/aes-256:demo-aes:aes,demo/key/ec-p256:demo-ec:ec" "provision_on_duplicate = replace"
+t=$(now_ms)
+e2e_start_vhsmd "$sim" "$E2E_WORK/store" || die "vhsmd with provisioning"
+t_ready=$(( $(now_ms) - t ))
+echo "1. The application's keys are requested: vhsmd's config lists demo/key/aes-256 -> \"demo-aes\" (AES) and"
+echo "   demo/key/ec-p256 -> \"demo-ec\" (EC); vhsmd generates an ephemeral P-256 key inside itself."
+grep -o 'provision: step [2-5] .*' "$E2E_WORK/vhsmd.log" | sed -E 's/^provision: step ([2-5]) \(([^)]*)\): (.*)$/\1. [\2] \3/' |
+  awk '{ print; if ($1 == "5.") seen5 = 1 } END { exit !seen5 }' || die "the provisioning steps did not all happen"
+grep -o 'provision: demo/key/.*' "$E2E_WORK/vhsmd.log" | sed 's/^provision: /   -> /'
+echo "   (vhsmd from start to serving, with provisioning: ${t_ready} ms)"
+echo "6. The application uses the keys by handle through PKCS#11 (examples/vhsm-example-client):"
+out=$(e2e_client) || { echo "$out"; die "the example client failed"; }
+echo "$out" | sed 's/^/   /'
 
-rule "4. A VLEK-signed report (AWS): ARK-Milan -> SEV-VLEK-Milan -> VLEK; its VLEK expired 2025-12-10"
-"$vhsm" snp verify "$v/milan-v3-vlek-vmpl1-trustee/report.bin" --vlek "$v/milan-v3-vlek-vmpl1-trustee/vlek.der" \
-  --at 2025-06-01T00:00:00Z | tail -1
-echo "-- the same evidence at today's date:"
-"$vhsm" snp verify "$v/milan-v3-vlek-vmpl1-trustee/report.bin" --vlek "$v/milan-v3-vlek-vmpl1-trustee/vlek.der" >/dev/null
-echo "exit code $? (1 = rejected)"
+rule "A VM whose measurement is not allowed"
+bad=$E2E_WORK/vm-bad
+e2e_sim_clone "$sim" "$bad" "$E2E_BAD_MEASUREMENT" || die "clone"
+echo "  same platform, another VM image: measurement ${E2E_BAD_MEASUREMENT:0:16}..."
+e2e_vhsmd_config "demo/key/aes-256:demo-aes:aes"
+t=$(now_ms)
+out=$(e2e_vhsmd_expect_fail "$bad" "$E2E_WORK/store-bad") || { echo "$out"; die "the disallowed VM was provisioned"; }
+echo "$out" | grep -E 'step 2|FAILED' | sed 's/^/  /'
+grep -q "attestation denied" <<<"$out" || die "no attestation denial in: $out"
+echo "  -> denied by vhsm-attestd; nothing was released or imported ($(( $(now_ms) - t )) ms)"
 
-rule "5. Negative cases are rejected with a one-line reason"
-echo "-- REPORT_DATA byte 0x50 flipped:"
-"$vhsm" snp verify "$v/neg-milan-v2-vcek-tampered-reportdata/report.bin" --vcek "$v/milan-v2-vcek-virtee/vcek.der" >/dev/null
-echo "exit code $?"
-echo "-- Genoa report presented with the Milan chain:"
-"$vhsm" snp verify "$v/genoa-v3-vcek-azure-trustee/report.bin" --vcek "$v/genoa-v3-vcek-azure-trustee/vcek.pem" \
-  --ark "$amd/milan_ark.pem" --ask "$amd/milan_ask.pem" >/dev/null
-echo "exit code $?"
-echo "-- a synthetic VCEK claiming to be from SEV-Milan:"
-"$vhsm" snp verify "$v/milan-v2-vcek-virtee/report.bin" --product milan \
-  --vcek "$v/neg-fake-vcek-hwid-encodings-trustee/vcek_hwid_raw64.der" >/dev/null
-echo "exit code $?"
-
-rule "What was checked"
-cat <<'EOF'
-For each report: length/version/reserved fields; SIGNING_KEY chooses the VCEK or VLEK path;
-product from CPUID (v3+) or by the pinned chain that verifies (v2); any supplied ARK compared
-byte-for-byte with AMD's pinned ARK (never trusted); ARK self-signature, ASK/ASVK by ARK and
-leaf by ASK/ASVK, each RSASSA-PSS SHA-384/MGF1-SHA-384/salt 48 with the parameters checked;
-subject/issuer names; validity periods at the verification time (--at pins it); CRL if given
-(ARK-signed, fresh, ASK/ASVK and leaf serials); ECDSA P-384 report signature over 0x000-0x29F;
-leaf SPL extensions == REPORTED_TCB; VCEK hwID == CHIP_ID; leaf productName == product.
-Appraisal policy (debug, measurement, TCB minimums) is the Attestation Service's next step.
-EOF
+rule "Done: all steps happened; stopping everything that was started"
+exit 0

@@ -238,7 +238,8 @@ struct Provisioner::Impl {
       }
     }
     Step(3, "attestation service verified chain, signature, TCB, policy, measurement and the binding: EAR token " +
-                (out.ear_status.empty() ? std::string("issued") : "\"" + out.ear_status + "\"") +
+                (out.ear_status.empty() ? std::string("issued") : "\"" + out.ear_status + "\"") + " (" +
+                std::to_string(out.token.size()) + " bytes)" +
                 (out.jti.empty() ? "" : ", jti " + out.jti),
          t3);
     return out;
@@ -255,6 +256,11 @@ struct Provisioner::Impl {
       return PermissionDeniedError("release of " + req.path.ToString() + " denied: " + ProblemDetail(rr));
     }
     if (rr.status == 404) return NotFoundError("resource " + req.path.ToString() + ": not found");
+    if (rr.status == 400) {
+      return InvalidArgumentError("provisioning service: GET " + path + " answered 400: " + ProblemDetail(rr) +
+                                  " (the Authorization header carried a " + std::to_string(att.token.size()) +
+                                  "-byte EAR token)");
+    }
     if (rr.status != 200) {
       return UnavailableError("provisioning service: GET " + path + " answered " + std::to_string(rr.status) + ": " +
                               ProblemDetail(rr));
