@@ -122,7 +122,7 @@ Instance::Instance(const FakeIssuer& issuer, const Clock& clock, const crypto::P
   }
   store_ = std::move(*st);
   JwksSourceOptions jo;
-  jo.location = issuer.jwks_url();
+  jo.location = options.jwks_url.empty() ? issuer.jwks_url() : options.jwks_url;
   jo.min_refresh_interval_ms = 0;
   auto js = JwksSource::Create(jo, clock);
   if (!js.ok()) {
@@ -130,7 +130,9 @@ Instance::Instance(const FakeIssuer& issuer, const Clock& clock, const crypto::P
     return;
   }
   jwks_ = std::move(*js);
-  verifier_ = std::make_unique<TokenVerifier>(TokenVerifierOptions{}, *jwks_, clock);
+  TokenVerifierOptions vo;
+  vo.issuer = options.issuer;
+  verifier_ = std::make_unique<TokenVerifier>(vo, *jwks_, clock);
   ServiceOptions so;
   so.clock = &clock;
   so.admin_key = admin_pub.Clone();

@@ -57,6 +57,8 @@ class FakeIssuer {
 struct InstanceOptions {
   std::string store_url;  // empty: a SQLite file in the instance's temp dir
   size_t max_resource_bytes = 4096;
+  std::string jwks_url;  // empty: the FakeIssuer's
+  std::string issuer = "vhsm-attestd";
 };
 
 // One vhsm-provisiond (replicas: several instances on one store URL).
