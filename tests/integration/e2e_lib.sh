@@ -23,7 +23,7 @@ e2e_init() {
   trap e2e_cleanup EXIT
   trap 'exit 130' INT TERM
   local b
-  for b in vhsm vhsmd vhsm-attestd vhsm-provisiond vhsm-example-client vhsm-e2e-admin-token; do
+  for b in vhsm vhsmd vhsm-attestd vhsm-provisiond vhsm-example-client vhsm-e2e-admin-token vhsm-e2e-fake-broker; do
     [[ -x $bin/$b ]] || { echo "e2e: $bin/$b not built" >&2; return 2; }
   done
   [[ -f $lib/libvhsm-pkcs11.so ]] || { echo "e2e: $lib/libvhsm-pkcs11.so not built" >&2; return 2; }
