@@ -27,10 +27,14 @@ json ChecksJson(const std::vector<attest::Check>& checks) {
   return arr;
 }
 
-json RulesJson(const std::vector<RuleOutcome>& rules) {
+// with_detail=false is the token form: the token travels in an HTTP Authorization header
+// (cpp-httplib refuses header lines over 8 KiB), so rule details stay in /v1/verify and the audit.
+json RulesJson(const std::vector<RuleOutcome>& rules, bool with_detail = true) {
   json arr = json::array();
   for (const RuleOutcome& r : rules) {
-    arr.push_back({{"rule", r.name}, {"ok", r.ok}, {"enforced", r.enforced}, {"detail", r.detail}});
+    json o = {{"rule", r.name}, {"ok", r.ok}, {"enforced", r.enforced}};
+    if (with_detail) o["detail"] = r.detail;
+    arr.push_back(std::move(o));
   }
   return arr;
 }
@@ -290,13 +294,15 @@ Result<http::Response> AttestationService::HandleAttest(const http::Request& req
   }
 
   json annotated = snp::ReportToJson(*rep.report, rep.product);
+  // The signature was checked here; relying parties get vhsm.evidence-sha256 instead (size, above).
+  annotated.erase("signature");
   annotated["runtime_data_claims"] = {{"tee-pubkey", ar.tee_pubkey}};
   json cpu0 = {{"ear.status", std::string(EarStatusName(rep.status))},
                {"ear.trustworthiness-vector", rep.appraisal.trust_vector},
                {"ear.appraisal-policy-id", "policy:" + rep.policy_id},
                {"vhsm.policy-hash", rep.policy_hash},
                {"vhsm.evidence-sha256", rep.evidence_sha256},
-               {"vhsm.appraisal", RulesJson(rep.appraisal.rules)},
+               {"vhsm.appraisal", RulesJson(rep.appraisal.rules, /*with_detail=*/false)},
                {"ear.veraison.annotated-evidence", annotated}};
   if (!rep.appraisal.matched_reference.empty()) cpu0["vhsm.reference-value"] = rep.appraisal.matched_reference;
   Result<IssuedToken> tok = issuer_->Issue({{"cpu0", cpu0}}, ar.nonce);

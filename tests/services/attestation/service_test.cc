@@ -34,6 +34,8 @@ TEST_F(RcarTest, FullExchangeIssuesEarVerifiableWithJwks) {
   RcarResult r = AttestWith(cookie, nonce);
   ASSERT_EQ(r.status, 200) << r.raw;
   const std::string token = r.body["token"].get<std::string>();
+  // The token is sent as "Authorization: Bearer <token>": it must fit an 8 KiB header line.
+  EXPECT_LT(token.size(), 6144u);
 
   RcarResult jwks = Send("GET", "/.well-known/jwks.json", "");
   ASSERT_EQ(jwks.status, 200);
