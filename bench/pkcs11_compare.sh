@@ -5,7 +5,8 @@ set -euo pipefail
 BUILD=${1:?build dir}
 SECS=${2:-3}
 WORK=$(mktemp -d /tmp/vhsm-bench-XXXXXX)
-"$BUILD/bin/vhsmd" --socket "$WORK/s.sock" --store "$WORK/store" --platform insecure-dev \
+"$BUILD/bin/vhsm" sim init "$WORK/platform" > "$WORK/sim-init.log" 2>&1
+"$BUILD/bin/vhsmd" --socket "$WORK/s.sock" --store "$WORK/store" --platform sim \
   --sim-state "$WORK/platform" > "$WORK/daemon.log" 2>&1 &
 PID=$!
 trap 'kill $PID 2>/dev/null || true; wait $PID 2>/dev/null || true; rm -rf "$WORK"' EXIT

@@ -1,7 +1,7 @@
 // vhsmd: the vHSM daemon. Parses flags (and an optional key=value config file), hardens the
 // process, opens the platform firmware, the sealed token store and the token, then serves the
 // PKCS#11 protocol on a Unix socket. Prints "listening on unix:PATH" once ready.
-//   vhsmd --socket PATH --store DIR --platform sim|insecure-dev --sim-state DIR [--config F]
+//   vhsmd --socket PATH --store DIR --platform auto|sev-guest|configfs-tsm|sim [--sim-state DIR] [--config F]
 // Config keys: allowed_uids, allowed_gids (comma lists), max_pin_failures, pbkdf2_iterations,
 // seal_fields (comma list of measurement, policy, image_id, family_id, guest_svn, tcb_version),
 // log_level (debug|info|warning|error).
@@ -22,6 +22,7 @@
 #include "base/log.h"
 #include "provisioner/startup.h"
 #include "snp/firmware.h"
+#include "snp/platform.h"
 #include "vhsm/engine.h"
 #include "vhsm/hardening.h"
 #include "vhsm/insecure_dev_firmware.h"
@@ -47,7 +48,7 @@ struct Flags {
 
 int Usage(const std::string& why) {
   std::cerr << "vhsmd: " << why << "\n"
-            << "usage: vhsmd --socket PATH --store DIR --platform sim|insecure-dev --sim-state DIR [--config F]\n";
+            << "usage: vhsmd --socket PATH --store DIR --platform auto|sev-guest|configfs-tsm|sim [--sim-state DIR] [--config F]\n";
   return 2;
 }
 
@@ -128,7 +129,7 @@ int main(int argc, char** argv) {
   }
   if (flags.socket.empty()) flags.socket = flags.config.count("socket") ? flags.config["socket"] : "";
   if (flags.store.empty()) flags.store = flags.config.count("store") ? flags.config["store"] : "";
-  if (flags.platform.empty()) flags.platform = flags.config.count("platform") ? flags.config["platform"] : "sim";
+  if (flags.platform.empty()) flags.platform = flags.config.count("platform") ? flags.config["platform"] : "auto";
   if (flags.sim_state.empty() && flags.config.count("sim_state")) flags.sim_state = flags.config["sim_state"];
   if (flags.socket.empty() || flags.store.empty()) return Usage("--socket and --store are required");
 
@@ -143,11 +144,17 @@ int main(int argc, char** argv) {
 
   std::unique_ptr<vhsm::snp::Firmware> firmware;
   if (flags.platform == "insecure-dev") {
+    // A sealing key from a plain seed file protects nothing: only development builds offer it.
+#ifdef VHSM_INSECURE_DEV_PLATFORM
     if (flags.sim_state.empty()) return Usage("--platform insecure-dev needs --sim-state DIR");
     auto fw = vhsm::hsm::InsecureDevFirmware::Open(flags.sim_state);
     if (!fw.ok()) return Usage(fw.status().ToString());
     firmware = std::move(*fw);
     log.Warn("platform insecure-dev: sealing key comes from a plain file; for development only");
+#else
+    return Usage("--platform insecure-dev: not in this build (it seals with a key from a plain file; configure "
+                 "with -DVHSM_INSECURE_DEV_PLATFORM=ON for development); use sim, auto, sev-guest or configfs-tsm");
+#endif
   } else if (flags.platform == "sim") {
 #ifdef VHSM_HAVE_SIM
     if (flags.sim_state.empty()) return Usage("--platform sim needs --sim-state DIR");
@@ -157,8 +164,18 @@ int main(int argc, char** argv) {
 #else
     return Usage("--platform sim: this build has no simulator");
 #endif
+  } else if (flags.platform == "auto" || flags.platform == "sev-guest" || flags.platform == "configfs-tsm") {
+    // The real guest interfaces; "auto" never falls back to the simulator.
+    vhsm::snp::PlatformOptions po;
+    po.platform = flags.platform;
+    auto fw = vhsm::snp::OpenFirmware(po);
+    if (!fw.ok()) {
+      std::cerr << "vhsmd: --platform " << flags.platform << ": " << fw.status().ToString() << "\n";
+      return 1;
+    }
+    firmware = std::move(*fw);
   } else {
-    return Usage("--platform: got \"" + flags.platform + "\", want sim or insecure-dev");
+    return Usage("--platform: got \"" + flags.platform + "\", want auto, sev-guest, configfs-tsm or sim");
   }
 
   vhsm::snp::DerivedKeyRequest request;

@@ -14,7 +14,8 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-"$BUILD/bin/vhsmd" --socket "$WORK/s.sock" --store "$WORK/store" --platform insecure-dev \
+"$BUILD/bin/vhsm" sim init "$WORK/platform" > "$WORK/sim-init.log" 2>&1 || fail "vhsm sim init: $(cat "$WORK/sim-init.log")"
+"$BUILD/bin/vhsmd" --socket "$WORK/s.sock" --store "$WORK/store" --platform sim \
   --sim-state "$WORK/platform" > "$WORK/daemon.log" 2>&1 &
 DAEMON_PID=$!
 for _ in $(seq 50); do grep -q "listening on unix:" "$WORK/daemon.log" && break; sleep 0.1; done

@@ -11,6 +11,8 @@
 #include <fcntl.h>
 
 #include <chrono>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "harness.h"
@@ -54,6 +56,10 @@ class ConformanceEnv : public ::testing::Environment {
       module = "/usr/lib/softhsm/libsofthsm2.so";
     } else {
       g->daemon = std::make_unique<Daemon>(testdata::BuildDir() + "/bin/vhsmd", g->dir);
+      // One simulated SEV-SNP VM for the whole binary (sim init makes RSA-4096 keys: slow).
+      std::string init = testdata::BuildDir() + "/bin/vhsm sim init " + g->daemon->sim_dir() + " > " + g->dir +
+                         "/sim-init.log 2>&1";
+      ASSERT_EQ(std::system(init.c_str()), 0) << init;
       std::string err = g->daemon->Start();
       ASSERT_EQ(err, "") << "vhsmd did not start";
       setenv("VHSM_SOCKET", g->daemon->socket().c_str(), 1);
@@ -521,13 +527,22 @@ TEST_F(P11Test, StoreFromAnotherMeasurementDoesNotOpen) {
   SKIP_ON_SOFTHSM("measurement binding is vhsmd-specific");
   F()->C_Finalize(nullptr);
   g->daemon->Stop();
-  std::string mfile = g->daemon->sim_dir() + "/measurement";
-  std::string original;
-  std::getline(std::ifstream(mfile), original);
-  std::ofstream(mfile) << std::string(96, 'a') << "\n";
+  // The same simulated chip launching another image: only MEASUREMENT in sim.toml changes.
+  std::string cfg = g->daemon->sim_dir() + "/sim.toml";
+  std::stringstream text;
+  text << std::ifstream(cfg).rdbuf();
+  const std::string original = text.str();
+  std::string changed;
+  std::istringstream lines(original);
+  for (std::string line; std::getline(lines, line);) {
+    changed += line.rfind("measurement", 0) == 0 ? "measurement = \"" + std::string(96, 'a') + "\"" : line;
+    changed += "\n";
+  }
+  ASSERT_NE(changed, original) << "no measurement line in " << cfg;
+  std::ofstream(cfg, std::ios::trunc) << changed;
   std::string err = g->daemon->Start();
   EXPECT_THAT(err, ::testing::HasSubstr("does not open this store"));
-  std::ofstream(mfile) << original << "\n";
+  std::ofstream(cfg, std::ios::trunc) << original;
   ASSERT_EQ(g->daemon->Start(), "");
   ASSERT_EQ(F()->C_Initialize(nullptr), CKR_OK);
   ASSERT_EQ(F()->C_OpenSession(slot_, CKF_SERIAL_SESSION, nullptr, nullptr, &s_), CKR_OK);

@@ -37,7 +37,7 @@ class Daemon {
       dup2(out[1], 2);
       close(out[0]);
       std::string s = socket(), st = dir_ + "/store", sim = sim_dir();
-      execl(bin_.c_str(), bin_.c_str(), "--socket", s.c_str(), "--store", st.c_str(), "--platform", "insecure-dev",
+      execl(bin_.c_str(), bin_.c_str(), "--socket", s.c_str(), "--store", st.c_str(), "--platform", "sim",
             "--sim-state", sim.c_str(), static_cast<char*>(nullptr));
       _exit(127);
     }
