@@ -143,11 +143,14 @@ int main(int argc, char** argv) {
   CHECK_RV(get(&f));
   CK_C_INITIALIZE_ARGS init_args = {};
   init_args.flags = CKF_OS_LOCKING_OK;  // threads share the module
+  const auto init_start = std::chrono::steady_clock::now();
   CHECK_RV(f->C_Initialize(&init_args));
   CK_SLOT_ID slot = PrepareToken();
   CK_SESSION_HANDLE main_s;
   CHECK_RV(f->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &main_s));
   CHECK_RV(f->C_Login(main_s, CKU_USER, U(kPin), std::strlen(kPin)));
+  std::printf("initialize_open_login\t%.1f ms\n",
+              std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - init_start).count());
   Keys keys = MakeKeys(main_s);
 
   struct Bench {
