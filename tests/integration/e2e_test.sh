@@ -5,12 +5,11 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/e2e_lib.sh"
 fail() { echo "FAIL: $*" >&2; for f in "$E2E_WORK"/*.log; do echo "--- $f" >&2; tail -15 "$f" >&2; done; exit 1; }
-# Known cross-component blocker (reported): vhsm-attestd's EAR token is larger than the 8 KiB
-# header line cpp-httplib accepts, so vhsm-provisiond's server answers 400 to the Bearer header.
+# vhsm-attestd's EAR token must fit the 8 KiB header line cpp-httplib accepts (it used not to);
+# name that failure plainly if it ever comes back.
 skip_if_token_blocked() {
   if grep -q "answered 400: Bad Request (the Authorization header carried a" <<<"$1"; then
-    echo "SKIP: EAR token too large for vhsm-provisiond's HTTP header limit (not an e2e defect)" >&2
-    exit 77
+    fail "EAR token too large for vhsm-provisiond's HTTP header line limit"
   fi
 }
 expect_in() { grep -q -- "$2" <<<"$1" || fail "expected \"$2\" in: $1"; }
@@ -32,8 +31,6 @@ provisioned_vhsmd() {  # STORE [extra config lines]
   e2e_init_token "$sim" "$store" || fail "token init"
   e2e_vhsmd_config "$PROVISION" "$@"
   if ! e2e_start_vhsmd "$sim" "$store"; then
-    # Known cross-component blocker (reported): vhsm-attestd's EAR token is larger than the
-    # 8 KiB header line cpp-httplib accepts, so vhsm-provisiond's server answers 400 to the Bearer.
     skip_if_token_blocked "$(cat "$E2E_WORK/vhsmd.log")"
     fail "vhsmd with provisioning"
   fi
