@@ -537,7 +537,10 @@ Result<SimState> InitSimState(const std::string& dir, const SimConfig& config, c
   VHSM_ASSIGN_OR_RETURN(st.secrets.chip_secret, crypto::RandomSecret(32));
   VHSM_ASSIGN_OR_RETURN(st.secrets.vmrk_secret, crypto::RandomSecret(32));
   const snp::Product p = st.config.product;
-  const time_t now = std::time(nullptr);
+  // notBefore is backdated a day, as CAs commonly do, so a verifier whose clock is slightly behind
+  // this machine's (or a test clock fixed a moment before `sim init`) does not see a future cert.
+  constexpr time_t kBackdateSeconds = 24 * 3600;
+  const time_t now = std::time(nullptr) - kBackdateSeconds;
   VHSM_ASSIGN_OR_RETURN(st.ark_key, RsaKeyOrReuse(options.reuse_ark_key, options.rsa_bits));
   VHSM_ASSIGN_OR_RETURN(st.ask_key, RsaKeyOrReuse(options.reuse_ask_key, options.rsa_bits));
   VHSM_ASSIGN_OR_RETURN(st.vcek_key, GenerateP384Key());
