@@ -10,8 +10,9 @@ for f in "$dir"/*_fuzzer; do
   work=$(mktemp -d)
   cp -r "$root/fuzz/corpus/$name/." "$work/" 2>/dev/null || true
   echo "fuzz-smoke: $name for ${secs}s"
-  "$f" -max_total_time="$secs" -print_final_stats=1 -rss_limit_mb=2048 "$work" 2>&1 | grep -E "stat::number_of_executed_units|ERROR|crash|Done" || true
-  status=${PIPESTATUS[0]}
-  rm -rf "$work"
-  if [ "$status" -ne 0 ]; then echo "fuzz-smoke: $name FAILED"; exit 1; fi
+  status=0
+  "$f" -max_total_time="$secs" -print_final_stats=1 -rss_limit_mb=2048 "$work" > "$work.log" 2>&1 || status=$?
+  grep -E "stat::number_of_executed_units|ERROR|crash|Done" "$work.log" || true
+  if [ "$status" -ne 0 ]; then tail -40 "$work.log"; echo "fuzz-smoke: $name FAILED (exit $status)"; rm -rf "$work" "$work.log"; exit 1; fi
+  rm -rf "$work" "$work.log"
 done
