@@ -9,7 +9,7 @@ deps:
 	./scripts/install-deps.sh
 
 configure: deps
-	cmake --preset $(PRESET)
+	./scripts/configure.sh $(PRESET)
 
 build: configure
 	cmake --build --preset $(PRESET)
@@ -21,12 +21,12 @@ demo: build
 	./scripts/demo.sh
 
 asan-test: deps
-	cmake --preset asan
+	./scripts/configure.sh asan
 	cmake --build --preset asan
 	ctest --preset asan
 
 fuzz-build: deps
-	cmake --preset fuzz
+	./scripts/configure.sh fuzz
 	cmake --build --preset fuzz --target vhsm_fuzzers
 
 # Runs every fuzzer briefly on its seed corpus (FUZZ_SECONDS each).
@@ -34,7 +34,7 @@ fuzz-smoke: fuzz-build
 	./scripts/fuzz-smoke.sh build-fuzz/fuzz $${FUZZ_SECONDS:-20}
 
 bench: deps
-	cmake --preset release
+	./scripts/configure.sh release
 	cmake --build --preset release
 	./scripts/run-benchmarks.sh build-release/bench
 

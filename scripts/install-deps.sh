@@ -2,7 +2,7 @@
 # install-deps.sh: installs the Debian 12 packages vhsm builds and tests with, only if missing.
 set -euo pipefail
 PKGS=(
-  build-essential cmake pkg-config clang libclang-rt-14-dev
+  build-essential cmake ninja-build lld pkg-config clang libclang-rt-14-dev
   libssl-dev openssl libgtest-dev libgmock-dev googletest libbenchmark-dev
   nlohmann-json3-dev libcpp-httplib-dev libtomlplusplus-dev libcli11-dev
   libsqlite3-dev sqlite3 libpq-dev libp11-kit-dev
