@@ -16,6 +16,7 @@
 #include "base/file.h"
 #include "base/secret_bytes.h"
 #include "commands.h"
+#include "hex_number.h"
 #include "measure_flags.h"
 #include "crypto/digest.h"
 #include "snp/id_block.h"
@@ -33,27 +34,6 @@ struct IdBlockFlags {
   uint32_t svn = 0;
   std::string policy = "0x30000";
 };
-
-std::string HexNumber(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
-
-// A hex number with optional 0x, at most `max`. `what` names the flag in errors.
-Result<uint64_t> ParseHexNumber(const std::string& text, uint64_t max, std::string_view what) {
-  std::string_view s = text;
-  if (s.starts_with("0x") || s.starts_with("0X")) s.remove_prefix(2);
-  if (s.empty() || s.size() > 16 || s.find_first_not_of("0123456789abcdefABCDEF") != s.npos) {
-    return InvalidArgumentError(std::string(what) + ": got \"" + text + "\", want a hex number");
-  }
-  const uint64_t v = std::strtoull(std::string(s).c_str(), nullptr, 16);
-  if (v > max) {
-    return InvalidArgumentError(std::string(what) + ": got " + text + ", want at most " +
-                                HexNumber(max));
-  }
-  return v;
-}
 
 template <size_t N>
 Result<std::array<uint8_t, N>> ParseHexArray(const std::string& text, std::string_view what) {

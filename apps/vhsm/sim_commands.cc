@@ -8,6 +8,7 @@
 #include <string>
 
 #include "commands.h"
+#include "hex_number.h"
 #include "measure_flags.h"
 #include "sim/sim_state.h"
 #include "snp/tcb.h"
@@ -31,17 +32,6 @@ struct InitFlags {
 int Usage(const std::string& msg) {
   std::fprintf(stderr, "vhsm sim init: %s\n", msg.c_str());
   return kExitUsage;
-}
-
-Result<uint64_t> ParseHexU64(const std::string& text, const std::string& flag) {
-  std::string s = text;
-  if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) s = s.substr(2);
-  if (s.empty() || s.size() > 16) return InvalidArgumentError(flag + ": want up to 16 hex digits, got \"" + text + "\"");
-  if (s.size() % 2 == 1) s = "0" + s;
-  VHSM_ASSIGN_OR_RETURN(Bytes b, HexDecode(s));
-  uint64_t v = 0;
-  for (uint8_t x : b) v = (v << 8) | x;
-  return v;
 }
 
 Result<uint8_t> ParseSpl(const std::string& text, const std::string& what) {
@@ -129,16 +119,16 @@ Status Apply(const InitFlags& f, sim::SimConfig& c) {
     }
   }
   if (!f.policy.empty()) {
-    VHSM_ASSIGN_OR_RETURN(c.policy, ParseHexU64(f.policy, "--policy"));
+    VHSM_ASSIGN_OR_RETURN(c.policy, ParseHexNumber(f.policy, UINT64_MAX, "--policy"));
   }
   if (!f.platform_info.empty()) {
-    VHSM_ASSIGN_OR_RETURN(c.platform_info, ParseHexU64(f.platform_info, "--platform-info"));
+    VHSM_ASSIGN_OR_RETURN(c.platform_info, ParseHexNumber(f.platform_info, UINT64_MAX, "--platform-info"));
   }
   if (!f.launch_mit.empty()) {
-    VHSM_ASSIGN_OR_RETURN(c.launch_mit_vector, ParseHexU64(f.launch_mit, "--launch-mit-vector"));
+    VHSM_ASSIGN_OR_RETURN(c.launch_mit_vector, ParseHexNumber(f.launch_mit, UINT64_MAX, "--launch-mit-vector"));
   }
   if (!f.current_mit.empty()) {
-    VHSM_ASSIGN_OR_RETURN(c.current_mit_vector, ParseHexU64(f.current_mit, "--current-mit-vector"));
+    VHSM_ASSIGN_OR_RETURN(c.current_mit_vector, ParseHexNumber(f.current_mit, UINT64_MAX, "--current-mit-vector"));
   }
   if (!f.tcb.empty()) {
     VHSM_ASSIGN_OR_RETURN(uint64_t t, ParseTcbSpec(f.tcb, p, "--tcb"));
