@@ -1,8 +1,12 @@
 #include "provisioner/import.h"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <thread>
 
 #include <openssl/crypto.h>
 
@@ -188,9 +192,9 @@ Result<ImportResult> ImportProvisioned(hsm::SealedStore& store, const hsm::Engin
     }
     result.replaced = true;
   }
-  // Reuse the existing ids of the same class (an overwrite is one sealed transaction each), so a
-  // crash leaves either the old or the new object under each id, never none.
+  // Reuse the existing ids of the same class (stable handles across a replace).
   std::vector<bool> reused(existing.size(), false);
+  std::vector<Bytes> bodies;
   for (auto& o : objects) {
     uint64_t id = 0;
     for (size_t i = 0; i < existing.size(); ++i) {
@@ -203,24 +207,57 @@ Result<ImportResult> ImportProvisioned(hsm::SealedStore& store, const hsm::Engin
     if (id == 0) id = ++max_id;
     o->handle = static_cast<CK_OBJECT_HANDLE>(id);
     o->is_token = true;
-    Bytes body = hsm::SerializeObjectBody(*o);
-    Status put = store.PutObject(id, body);
-    OPENSSL_cleanse(body.data(), body.size());
-    if (!put.ok()) {
-      // No half-imported pair: remove what this call added (replaced ids keep the new value).
-      for (uint64_t done : result.object_ids) {
-        bool was_existing = std::any_of(existing.begin(), existing.end(), [&](const Existing& e) { return e.id == done; });
-        if (!was_existing) store.DeleteObject(done).IgnoreError();
-      }
-      return put.Annotate("store object " + std::to_string(id));
-    }
+    bodies.push_back(hsm::SerializeObjectBody(*o));
     result.object_ids.push_back(id);
   }
-  // Objects of the old import that the new one does not reuse (e.g. ec → aes) go.
+  std::vector<std::pair<uint64_t, ByteSpan>> puts;
+  for (size_t i = 0; i < bodies.size(); ++i) puts.emplace_back(result.object_ids[i], ByteSpan(bodies[i]));
+  // Objects of the old import that the new one does not reuse (e.g. ec -> aes) go in the same
+  // transaction: the whole set changes at once or not at all.
+  std::vector<uint64_t> deletes;
   for (size_t i = 0; i < existing.size(); ++i) {
-    if (!reused[i]) VHSM_RETURN_IF_ERROR(store.DeleteObject(existing[i].id));
+    if (!reused[i]) deletes.push_back(existing[i].id);
   }
+  Status put = store.ApplyObjectBatch(puts, deletes, options.after_write);
+  for (Bytes& b : bodies) OPENSSL_cleanse(b.data(), b.size());
+  if (!put.ok()) return put.Annotate("import of label \"" + options.label + "\"");
   return result;
+}
+
+Result<ImportResult> ImportIntoToken(hsm::Token& token, const ProvisionedSecret& secret,
+                                     const ImportOptions& options) {
+  if (options.label.empty()) return InvalidArgumentError("label: empty");
+  if (options.on_duplicate == OnDuplicate::kKeep) {
+    return InvalidArgumentError("on_duplicate: keep is decided before the fetch; want replace or refuse here");
+  }
+  VHSM_ASSIGN_OR_RETURN(std::vector<std::unique_ptr<Object>> objects, BuildObjects(token.engine(), secret, options));
+  Result<hsm::Token::ImportedObjects> r =
+      token.ImportObjects(std::move(objects), options.label, options.on_duplicate == OnDuplicate::kReplace,
+                          options.after_write);
+  if (!r.ok()) {
+    if (r.status().code() == StatusCode::kAlreadyExists) {
+      return AlreadyExistsError("label \"" + options.label + "\": already on the token and on_duplicate is refuse");
+    }
+    return r.status().Annotate("import of label \"" + options.label + "\"");
+  }
+  ImportResult out;
+  for (CK_OBJECT_HANDLE h : r->handles) out.object_ids.push_back(h);
+  out.replaced = !r->removed.empty();
+  return out;
+}
+
+std::function<void(size_t)> AfterWriteHookFromEnv() {
+  const char* v = std::getenv("VHSM_TEST_IMPORT_PAUSE_MS");
+  if (v == nullptr || *v == '\0') return nullptr;
+  char* end = nullptr;
+  unsigned long ms = std::strtoul(v, &end, 10);
+  if (end == nullptr || *end != '\0' || ms > 600000) return nullptr;
+  return [ms](size_t i) {
+    if (i != 0) return;  // between the first and the second write of a batch
+    std::fprintf(stderr, "provision: TEST HOOK: import paused %lu ms after write 1 (transaction open)\n", ms);
+    std::fflush(stderr);
+    std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  };
 }
 
 }  // namespace vhsm::provisioner

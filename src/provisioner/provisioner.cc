@@ -1,6 +1,7 @@
 #include "provisioner/provisioner.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <optional>
 #include <thread>
 #include <utility>
@@ -320,6 +321,16 @@ Result<std::vector<ProvisionedSecret>> Provisioner::FetchAll(const std::vector<F
   // The ephemeral key lives only in this scope: EVP_PKEY_free cleanses it on return.
   VHSM_ASSIGN_OR_RETURN(crypto::PrivateKey key, impl_->NewEphemeralKey());
   VHSM_ASSIGN_OR_RETURN(Impl::Attested att, impl_->Attest(key));
+  // Test hook (expiry tests with real services): VHSM_TEST_FETCH_DELAY_MS=N waits N ms between
+  // the first attestation and the first fetch, so a short-lived token expires in between.
+  if (const char* d = std::getenv("VHSM_TEST_FETCH_DELAY_MS"); d != nullptr && *d != '\0') {
+    char* end = nullptr;
+    unsigned long ms = std::strtoul(d, &end, 10);
+    if (end != nullptr && *end == '\0' && ms <= 600000) {
+      impl_->Note("provisioner: TEST HOOK: waiting " + std::to_string(ms) + " ms between attestation and fetch");
+      std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+    }
+  }
   for (size_t i = 0; i < requests.size(); ++i) {
     Result<ProvisionedSecret> got = impl_->FetchOne(requests[i], att, key);
     if (!got.ok() && got.status().code() == StatusCode::kUnauthenticated && !reattested &&

@@ -124,7 +124,9 @@ Status Run(StartupConfig cfg, snp::Firmware& firmware, hsm::SealedStore& store, 
   for (const ResourceEntry* e : todo) reqs.push_back(e->request);
   VHSM_ASSIGN_OR_RETURN(std::vector<ProvisionedSecret> secrets, p->FetchAll(reqs));
   for (size_t i = 0; i < secrets.size(); ++i) {
-    VHSM_ASSIGN_OR_RETURN(ImportResult r, ImportProvisioned(store, engine, secrets[i], todo[i]->import));
+    ImportOptions opt = todo[i]->import;
+    opt.after_write = AfterWriteHookFromEnv();
+    VHSM_ASSIGN_OR_RETURN(ImportResult r, ImportProvisioned(store, engine, secrets[i], opt));
     std::string ids;
     for (uint64_t id : r.object_ids) ids += (ids.empty() ? "" : ",") + std::to_string(id);
     log.Info("provision: " + secrets[i].path.ToString() + " -> label \"" + todo[i]->import.label + "\" (" +
@@ -138,18 +140,25 @@ Status Run(StartupConfig cfg, snp::Firmware& firmware, hsm::SealedStore& store, 
 }  // namespace
 
 Status ProvisionAtStart(const std::map<std::string, std::string>& config, snp::Firmware& firmware,
-                        hsm::SealedStore& store, const hsm::Engine& engine, Logger& log) {
+                        hsm::SealedStore& store, const hsm::Engine& engine, Logger& log, std::string* outcome) {
+  std::string ignored;
+  std::string& out = outcome != nullptr ? *outcome : ignored;
   VHSM_ASSIGN_OR_RETURN(StartupConfig cfg, ParseStartupConfig(config));
-  if (cfg.resources.empty()) return OkStatus();
+  if (cfg.resources.empty()) {
+    out = "nothing configured";
+    return OkStatus();
+  }
   const bool required = cfg.required;
   log.Info("provision: " + std::to_string(cfg.resources.size()) + " resource(s) from " +
            cfg.provisioner.attestation_url + " / " + cfg.provisioner.provisioning_url);
   Status s = Run(std::move(cfg), firmware, store, engine, log);
   if (s.ok()) {
     log.Info("provision: done");
+    out = "done";
     return s;
   }
   log.Error("provision: FAILED: " + s.ToString());
+  out = std::string(required ? "FAILED: " : "FAILED (not required): ") + s.ToString();
   return required ? s : OkStatus();
 }
 

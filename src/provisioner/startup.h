@@ -46,7 +46,10 @@ Result<ResourceEntry> ParseResourceEntry(std::string_view spec);
 
 // Runs the startup provisioning. OK when nothing was configured, when everything was imported,
 // or when it failed and provision_required is false (then the failure is logged).
+// `outcome`, when given, receives one line for status queries ("nothing configured", "done",
+// "FAILED (not required): ...").
 Status ProvisionAtStart(const std::map<std::string, std::string>& config, snp::Firmware& firmware,
-                        hsm::SealedStore& store, const hsm::Engine& engine, Logger& log);
+                        hsm::SealedStore& store, const hsm::Engine& engine, Logger& log,
+                        std::string* outcome = nullptr);
 
 }  // namespace vhsm::provisioner

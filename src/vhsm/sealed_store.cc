@@ -226,6 +226,42 @@ Status SealedStore::DeleteAllObjects() {
   return Exec("DELETE FROM objects");
 }
 
+Status SealedStore::ApplyObjectBatch(const std::vector<std::pair<uint64_t, ByteSpan>>& puts,
+                                     const std::vector<uint64_t>& deletes,
+                                     const std::function<void(size_t)>& after_write) {
+  std::vector<Bytes> blobs;
+  blobs.reserve(puts.size());
+  for (const auto& [id, body] : puts) {
+    VHSM_ASSIGN_OR_RETURN(Bytes blob, Seal("object", id, body));
+    blobs.push_back(std::move(blob));
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  VHSM_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  auto fail = [&](const std::string& what) {
+    std::string msg = path_ + ": " + what + ": " + sqlite3_errmsg(db_);
+    Exec("ROLLBACK").IgnoreError();
+    return DataLossError(msg);
+  };
+  for (size_t i = 0; i < puts.size(); ++i) {
+    sqlite3_stmt* raw = nullptr;
+    sqlite3_prepare_v2(db_, "INSERT OR REPLACE INTO objects(id, blob) VALUES (?, ?)", -1, &raw, nullptr);
+    StmtPtr st(raw);
+    sqlite3_bind_int64(st.get(), 1, static_cast<sqlite3_int64>(puts[i].first));
+    sqlite3_bind_blob(st.get(), 2, blobs[i].data(), static_cast<int>(blobs[i].size()), SQLITE_TRANSIENT);
+    if (sqlite3_step(st.get()) != SQLITE_DONE) return fail("storing object " + std::to_string(puts[i].first));
+    if (after_write) after_write(i);
+  }
+  for (uint64_t id : deletes) {
+    sqlite3_stmt* raw = nullptr;
+    sqlite3_prepare_v2(db_, "DELETE FROM objects WHERE id=?", -1, &raw, nullptr);
+    StmtPtr st(raw);
+    sqlite3_bind_int64(st.get(), 1, static_cast<sqlite3_int64>(id));
+    if (sqlite3_step(st.get()) != SQLITE_DONE) return fail("deleting object " + std::to_string(id));
+  }
+  if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) return fail("commit");
+  return OkStatus();
+}
+
 Status SealedStore::ForEachObject(const std::function<Status(uint64_t id, SecretBytes body)>& fn) {
   std::lock_guard<std::mutex> lock(mu_);
   sqlite3_stmt* raw = nullptr;

@@ -14,6 +14,8 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
+#include <utility>
 
 #include <sqlite3.h>
 
@@ -40,6 +42,12 @@ class SealedStore {
   Status PutObject(uint64_t id, ByteSpan body);
   Status DeleteObject(uint64_t id);
   Status DeleteAllObjects();
+  // Writes every (id, body) of `puts` and removes every id of `deletes` in ONE SQLite
+  // transaction: after a crash (kill -9 included) either all of them happened or none did.
+  // `after_write(i)`, when set, runs after the i-th put inside the open transaction (a test seam
+  // for pausing or dying mid-batch). Used by provisioning to import a key pair atomically.
+  Status ApplyObjectBatch(const std::vector<std::pair<uint64_t, ByteSpan>>& puts, const std::vector<uint64_t>& deletes,
+                          const std::function<void(size_t)>& after_write = nullptr);
   // Calls `fn` for every object (decrypted body). Stops at the first error.
   Status ForEachObject(const std::function<Status(uint64_t id, SecretBytes body)>& fn);
 

@@ -1,5 +1,6 @@
 #include "vhsm/token.h"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
@@ -931,6 +932,81 @@ CK_RV Token::DeriveKey(App& app, CK_SESSION_HANDLE s, const ipc::WireMechanism& 
       BoolValue(bk->GetBool(CKA_NEVER_EXTRACTABLE) && !obj->GetBool(CKA_EXTRACTABLE));
   if (CK_RV rv = CheckCreate(login, flags, *obj); rv != CKR_OK) return rv;
   return Publish(app, s, std::move(obj), out);
+}
+
+std::vector<CK_OBJECT_HANDLE> Token::TokenObjectsWithLabel(std::string_view label) {
+  std::vector<CK_OBJECT_HANDLE> out;
+  std::shared_lock<std::shared_mutex> lock(objects_mu_);
+  auto range = by_label_.equal_range(std::string(label));
+  for (auto it = range.first; it != range.second; ++it) {
+    auto o = objects_.find(it->second);
+    if (o != objects_.end() && o->second->is_token) out.push_back(it->second);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+Result<Token::ImportedObjects> Token::ImportObjects(std::vector<std::unique_ptr<Object>> objects,
+                                                    std::string_view label, bool replace,
+                                                    const std::function<void(size_t)>& after_write) {
+  if (objects.empty()) return InvalidArgumentError("import: no objects");
+  for (auto& o : objects) {
+    const Bytes* l = o->Get(CKA_LABEL);
+    if (l == nullptr || AsStringView(*l) != label) {
+      return InvalidArgumentError("import: every object must carry CKA_LABEL \"" + std::string(label) + "\"");
+    }
+    o->is_token = true;
+    o->owner_app = 0;
+    o->owner_session = 0;
+    if (!o->pkey) VHSM_RETURN_IF_ERROR(engine_.Prepare(o.get()).Annotate("import"));
+  }
+  // Held across the sealed write: label check, store transaction and table update are one step
+  // for every other caller (a write is a few rows; imports are rare).
+  std::unique_lock<std::shared_mutex> lock(objects_mu_);
+  ImportedObjects out;
+  auto range = by_label_.equal_range(std::string(label));
+  for (auto it = range.first; it != range.second; ++it) {
+    auto o = objects_.find(it->second);
+    if (o != objects_.end() && o->second->is_token) out.removed.push_back(it->second);
+  }
+  std::sort(out.removed.begin(), out.removed.end());
+  if (!out.removed.empty() && !replace) {
+    return AlreadyExistsError("label \"" + std::string(label) + "\": " + std::to_string(out.removed.size()) +
+                              " token object(s) already carry it");
+  }
+  std::vector<Bytes> bodies;
+  std::vector<std::pair<uint64_t, ByteSpan>> puts;
+  bodies.reserve(objects.size());
+  for (auto& o : objects) {
+    o->handle = next_object_++;
+    out.handles.push_back(o->handle);
+    bodies.push_back(SerializeObjectBody(*o));
+  }
+  for (size_t i = 0; i < objects.size(); ++i) puts.emplace_back(objects[i]->handle, ByteSpan(bodies[i]));
+  std::vector<uint64_t> deletes(out.removed.begin(), out.removed.end());
+  Status st = store_.ApplyObjectBatch(puts, deletes, after_write);
+  for (Bytes& b : bodies) OPENSSL_cleanse(b.data(), b.size());
+  VHSM_RETURN_IF_ERROR(st);
+  for (CK_OBJECT_HANDLE h : out.removed) {
+    auto o = objects_.find(h);
+    if (o == objects_.end()) continue;
+    if (const Bytes* l = o->second->Get(CKA_LABEL)) {
+      auto r = by_label_.equal_range(LabelKey(*l));
+      for (auto li = r.first; li != r.second; ++li) {
+        if (li->second == h) {
+          by_label_.erase(li);
+          break;
+        }
+      }
+    }
+    objects_.erase(o);
+  }
+  for (auto& o : objects) {
+    const CK_OBJECT_HANDLE h = o->handle;
+    by_label_.emplace(std::string(label), h);
+    objects_.emplace(h, std::shared_ptr<const Object>(std::move(o)));
+  }
+  return out;
 }
 
 }  // namespace vhsm::hsm

@@ -13,6 +13,7 @@
 #include <p11-kit/pkcs11.h>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -112,6 +113,20 @@ class Token {
   CK_RV GenerateRandom(App& app, CK_SESSION_HANDLE s, CK_ULONG len, Bytes* out);
 
   const Engine& engine() const { return engine_; }
+
+  // Provisioning (additive): publishes `objects` as token objects under fresh handles, sealed in
+  // ONE store transaction. Token objects whose CKA_LABEL equals `label` are removed in that same
+  // transaction when `replace` is true; otherwise kAlreadyExists and nothing changes. A crash at
+  // any point leaves either the old set or the new one. `after_write` as in
+  // SealedStore::ApplyObjectBatch (test seam).
+  struct ImportedObjects {
+    std::vector<CK_OBJECT_HANDLE> handles;  // of `objects`, in order
+    std::vector<CK_OBJECT_HANDLE> removed;  // replaced objects
+  };
+  Result<ImportedObjects> ImportObjects(std::vector<std::unique_ptr<Object>> objects, std::string_view label,
+                                        bool replace, const std::function<void(size_t)>& after_write = nullptr);
+  // Handles of token objects whose CKA_LABEL equals `label`.
+  std::vector<CK_OBJECT_HANDLE> TokenObjectsWithLabel(std::string_view label);
 
  private:
   struct PinHash {

@@ -1,9 +1,17 @@
 // Unit tests for src/provisioner: secret validation per key type, resource paths, the REPORT_DATA
 // binding (ARCHITECTURE.md known answer for the JCS+SHA-384 step), startup config parsing, and
-// import into a SealedStore (attributes, replace/refuse, reload through hsm::Token). The RCAR
+// import into a SealedStore (attributes, replace/refuse, reload through hsm::Token), atomicity of
+// a pair import against a process that dies mid-transaction (fork + _exit), import into a live
+// Token, the admin-socket request parser and the admin socket's mode and framing. The RCAR
 // exchange itself is tested against the real services in tests/integration.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <map>
 
@@ -13,6 +21,8 @@
 #include "crypto/keys.h"
 #include "jose/jcs.h"
 #include "jose/jwk.h"
+#include "provisioner/admin_protocol.h"
+#include "provisioner/admin_server.h"
 #include "provisioner/import.h"
 #include "provisioner/provisioner.h"
 #include "provisioner/secret.h"
@@ -178,7 +188,7 @@ class ImportTest : public ::testing::Test {
 };
 
 TEST_F(ImportTest, AesKeyIsSensitiveTokenObjectWithVendorAttributes) {
-  ImportOptions opt{"app-aes", {}, OnDuplicate::kRefuse};
+  ImportOptions opt{"app-aes", {}, OnDuplicate::kRefuse, nullptr};
   ASSERT_OK_AND_ASSIGN(ImportResult r, ImportProvisioned(*store_, *engine_, Secret(SecretKeyType::kAes, Raw(32), "a"), opt));
   ASSERT_EQ(r.object_ids.size(), 1u);
   auto objs = Objects();
@@ -200,7 +210,7 @@ TEST_F(ImportTest, AesKeyIsSensitiveTokenObjectWithVendorAttributes) {
 }
 
 TEST_F(ImportTest, ReplaceKeepsIdAndSwapsMaterial) {
-  ImportOptions opt{"k", {}, OnDuplicate::kReplace};
+  ImportOptions opt{"k", {}, OnDuplicate::kReplace, nullptr};
   ASSERT_OK_AND_ASSIGN(ImportResult r1, ImportProvisioned(*store_, *engine_, Secret(SecretKeyType::kAes, Raw(32, 1), "a"), opt));
   ASSERT_OK_AND_ASSIGN(ImportResult r2, ImportProvisioned(*store_, *engine_, Secret(SecretKeyType::kAes, Raw(16, 2), "b"), opt));
   EXPECT_TRUE(r2.replaced);
@@ -214,7 +224,7 @@ TEST_F(ImportTest, ReplaceKeepsIdAndSwapsMaterial) {
 TEST_F(ImportTest, EcKeyBecomesPairThatTheTokenLoadsAndSignsWith) {
   ASSERT_OK_AND_ASSIGN(crypto::PrivateKey ec, crypto::PrivateKey::GenerateEc(crypto::EcCurve::kP256));
   ASSERT_OK_AND_ASSIGN(SecretBytes der, ec.ToPkcs8Der());
-  ImportOptions opt{"app-ec", {0x01, 0x02}, OnDuplicate::kReplace};
+  ImportOptions opt{"app-ec", {0x01, 0x02}, OnDuplicate::kReplace, nullptr};
   ASSERT_OK_AND_ASSIGN(ImportResult r, ImportProvisioned(*store_, *engine_, Secret(SecretKeyType::kEc, std::move(der), "e"), opt));
   ASSERT_EQ(r.object_ids.size(), 2u);
   auto objs = Objects();
@@ -245,13 +255,179 @@ TEST_F(ImportTest, EcKeyBecomesPairThatTheTokenLoadsAndSignsWith) {
 }
 
 TEST_F(ImportTest, StoreFromAnotherMeasurementDoesNotOpen) {
-  ASSERT_OK(ImportProvisioned(*store_, *engine_, Secret(SecretKeyType::kAes, Raw(32), "a"), ImportOptions{"k", {}, OnDuplicate::kReplace}).status());
+  ASSERT_OK(ImportProvisioned(*store_, *engine_, Secret(SecretKeyType::kAes, Raw(32), "a"), ImportOptions{"k", {}, OnDuplicate::kReplace, nullptr}).status());
   store_.reset();
   FakeFirmware other(2);
   snp::DerivedKeyRequest req;
   req.guest_field_select = snp::field_select::kMeasurement;
   EXPECT_THAT(hsm::SealedStore::Open(dir_.Join("t.sqlite"), other, req).status(),
               StatusIs(StatusCode::kPermissionDenied, ::testing::_));
+}
+
+// A child process opens the store, starts importing, and dies (_exit) after the first row of the
+// batch was written inside the transaction. Returns the child's exit status.
+int ImportAndDieAfterFirstWrite(const std::string& path, const hsm::Engine& engine, ProvisionedSecret secret,
+                                ImportOptions opt) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    FakeFirmware fw(1);
+    snp::DerivedKeyRequest req;
+    req.guest_field_select = snp::field_select::kMeasurement;
+    auto store = hsm::SealedStore::Open(path, fw, req);
+    if (!store.ok()) ::_exit(3);
+    opt.after_write = [](size_t i) {
+      if (i == 0) ::_exit(42);
+    };
+    (void)ImportProvisioned(**store, engine, secret, opt);
+    ::_exit(4);  // the hook did not run: the import wrote fewer than two rows
+  }
+  int st = 0;
+  ::waitpid(pid, &st, 0);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+TEST_F(ImportTest, PairImportKilledMidTransactionLeavesNothing) {
+  ASSERT_OK_AND_ASSIGN(crypto::PrivateKey ec, crypto::PrivateKey::GenerateEc(crypto::EcCurve::kP256));
+  ASSERT_OK_AND_ASSIGN(SecretBytes der, ec.ToPkcs8Der());
+  ProvisionedSecret s = Secret(SecretKeyType::kEc, std::move(der), "e");
+  store_.reset();
+  EXPECT_EQ(ImportAndDieAfterFirstWrite(dir_.Join("t.sqlite"), *engine_, std::move(s), ImportOptions{"pair", {}, OnDuplicate::kReplace, nullptr}), 42);
+  Reopen();
+  EXPECT_EQ(Objects().size(), 0u) << "a half-imported key pair survived the crash";
+  ASSERT_OK_AND_ASSIGN(auto ids, FindObjectsByLabel(*store_, "pair"));
+  EXPECT_TRUE(ids.empty());
+}
+
+TEST_F(ImportTest, ReplaceKilledMidTransactionKeepsTheOldPair) {
+  ASSERT_OK_AND_ASSIGN(crypto::PrivateKey old_key, crypto::PrivateKey::GenerateEc(crypto::EcCurve::kP256));
+  ASSERT_OK_AND_ASSIGN(SecretBytes old_der, old_key.ToPkcs8Der());
+  ASSERT_OK_AND_ASSIGN(Bytes old_spki, old_key.Public().ToDer());
+  ImportOptions opt{"pair", {}, OnDuplicate::kReplace, nullptr};
+  ASSERT_OK(ImportProvisioned(*store_, *engine_, Secret(SecretKeyType::kEc, std::move(old_der), "old"), opt).status());
+  ASSERT_OK_AND_ASSIGN(crypto::PrivateKey new_key, crypto::PrivateKey::GenerateEc(crypto::EcCurve::kP256));
+  ASSERT_OK_AND_ASSIGN(SecretBytes new_der, new_key.ToPkcs8Der());
+  ProvisionedSecret s = Secret(SecretKeyType::kEc, std::move(new_der), "new");
+  store_.reset();
+  EXPECT_EQ(ImportAndDieAfterFirstWrite(dir_.Join("t.sqlite"), *engine_, std::move(s), opt), 42);
+  Reopen();
+  auto objs = Objects();
+  ASSERT_EQ(objs.size(), 2u);
+  for (auto& [id, o] : objs) {
+    EXPECT_EQ(*o.Get(CKA_PUBLIC_KEY_INFO), old_spki) << "object " << id << " is from the interrupted import";
+    EXPECT_EQ(*o.Get(kCkaVhsmTokenJti), ToBytes("jti-old"));
+  }
+  // Without the crash the replace goes through as a whole.
+  ASSERT_OK_AND_ASSIGN(crypto::PrivateKey k3, crypto::PrivateKey::GenerateEc(crypto::EcCurve::kP256));
+  ASSERT_OK_AND_ASSIGN(SecretBytes d3, k3.ToPkcs8Der());
+  ASSERT_OK_AND_ASSIGN(Bytes spki3, k3.Public().ToDer());
+  ASSERT_OK(ImportProvisioned(*store_, *engine_, Secret(SecretKeyType::kEc, std::move(d3), "third"), opt).status());
+  for (auto& [id, o] : Objects()) EXPECT_EQ(*o.Get(CKA_PUBLIC_KEY_INFO), spki3);
+}
+
+TEST_F(ImportTest, LiveTokenImportRefusesOrReplacesAtomically) {
+  Logger log(LogLevel::kError);
+  ASSERT_OK_AND_ASSIGN(auto token, hsm::Token::Open(*store_, *engine_, hsm::TokenOptions{}, log));
+  ASSERT_OK_AND_ASSIGN(crypto::PrivateKey ec, crypto::PrivateKey::GenerateEc(crypto::EcCurve::kP256));
+  ASSERT_OK_AND_ASSIGN(SecretBytes der, ec.ToPkcs8Der());
+  ImportOptions refuse{"live", {}, OnDuplicate::kRefuse, nullptr};
+  ASSERT_OK_AND_ASSIGN(ImportResult r1, ImportIntoToken(*token, Secret(SecretKeyType::kEc, std::move(der), "e"), refuse));
+  ASSERT_EQ(r1.object_ids.size(), 2u);
+  EXPECT_EQ(token->TokenObjectsWithLabel("live").size(), 2u);
+  EXPECT_THAT(ImportIntoToken(*token, Secret(SecretKeyType::kAes, Raw(32), "a"), refuse).status(),
+              StatusIs(StatusCode::kAlreadyExists, HasSubstr("refuse")));
+  ImportOptions replace{"live", {}, OnDuplicate::kReplace, nullptr};
+  ASSERT_OK_AND_ASSIGN(ImportResult r2, ImportIntoToken(*token, Secret(SecretKeyType::kAes, Raw(32), "a"), replace));
+  EXPECT_TRUE(r2.replaced);
+  ASSERT_EQ(r2.object_ids.size(), 1u);
+  EXPECT_EQ(token->TokenObjectsWithLabel("live"), (std::vector<CK_OBJECT_HANDLE>{r2.object_ids[0]}));
+  // The store holds exactly what the live token shows, and a reload sees the same.
+  auto objs = Objects();
+  ASSERT_EQ(objs.size(), 1u);
+  EXPECT_EQ(objs.begin()->first, r2.object_ids[0]);
+  token.reset();
+  ASSERT_OK_AND_ASSIGN(token, hsm::Token::Open(*store_, *engine_, hsm::TokenOptions{}, log));
+  EXPECT_EQ(token->TokenObjectsWithLabel("live"), (std::vector<CK_OBJECT_HANDLE>{r2.object_ids[0]}));
+}
+
+TEST(AdminProtocol, ParsesProvisionAndStatus) {
+  ASSERT_OK_AND_ASSIGN(AdminRequest st, ParseAdminRequest(R"({"op":"status"})"));
+  EXPECT_EQ(st.op, AdminOp::kStatus);
+  ASSERT_OK_AND_ASSIGN(AdminRequest p, ParseAdminRequest(
+      R"({"op":"provision","resource":"demo/key/aes-256","label":"L","key_type":"aes","id":"0a0b","on_duplicate":"replace"})"));
+  EXPECT_EQ(p.op, AdminOp::kProvision);
+  EXPECT_EQ(p.entry.request.path.ToString(), "demo/key/aes-256");
+  EXPECT_EQ(p.entry.import.label, "L");
+  EXPECT_EQ(p.entry.request.key_type, SecretKeyType::kAes);
+  EXPECT_EQ(p.entry.import.id, (Bytes{0x0a, 0x0b}));
+  ASSERT_TRUE(p.on_duplicate.has_value());
+  EXPECT_EQ(*p.on_duplicate, OnDuplicate::kReplace);
+  // Round trip through the encoder.
+  ASSERT_OK_AND_ASSIGN(AdminRequest q, ParseAdminRequest(EncodeAdminRequest(p)));
+  EXPECT_EQ(EncodeAdminRequest(q), EncodeAdminRequest(p));
+}
+
+TEST(AdminProtocol, RejectsBadRequestsNamingTheMember) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"", "admin request"},
+      {"[]", "admin request"},
+      {R"({"op":"delete"})", "op: got \"delete\""},
+      {R"({"op":"status","x":1})", "takes no other members"},
+      {R"({"op":"provision","resource":"a/b","label":"L","key_type":"aes"})", "resource"},
+      {R"({"op":"provision","resource":"a/b/../c","label":"L","key_type":"aes"})", "resource"},
+      {R"({"op":"provision","resource":"a/b/c","label":"","key_type":"aes"})", "label"},
+      {R"({"op":"provision","resource":"a/b/c","label":"L","key_type":"des"})", "des"},
+      {R"({"op":"provision","resource":"a/b/c","label":"L","key_type":"aes","id":"xyz"})", "id"},
+      {R"({"op":"provision","resource":"a/b/c","label":"L","key_type":"aes","on_duplicate":"keep"})", "on_duplicate"},
+      {R"({"op":"provision","resource":"a/b/c","label":"L","key_type":"aes","extra":true})", "unknown member \"extra\""},
+      {R"({"op":"provision","resource":"a/b/c","label":5,"key_type":"aes"})", "label"},
+  };
+  for (const auto& [json, want] : cases) {
+    EXPECT_THAT(ParseAdminRequest(json).status(), StatusIs(StatusCode::kInvalidArgument, HasSubstr(want))) << json;
+  }
+  std::string big = R"({"op":"status","pad":")" + std::string(kMaxAdminFrame, 'a') + "\"}";
+  EXPECT_FALSE(ParseAdminRequest(big).ok());
+  Bytes hdr{0x00, 0x01, 0x00, 0x01};  // 65537 bytes announced
+  EXPECT_THAT(DecodeAdminFrameLength(hdr).status(), StatusIs(StatusCode::kResourceExhausted, HasSubstr("65537")));
+  EXPECT_FALSE(EncodeAdminFrame(std::string(kMaxAdminFrame + 1, 'x')).ok());
+}
+
+TEST(AdminServer, SocketIs0600AndServesOneFramePerConnection) {
+  testdata::TempDir dir;
+  Logger log(LogLevel::kError);
+  AdminServerOptions o;
+  o.socket_path = dir.Join("admin.sock");
+  AdminServer server(o, [](std::string_view body) { return "{\"ok\":true,\"echo\":" + std::to_string(body.size()) + "}"; }, log);
+  ASSERT_OK(server.Start());
+  struct stat st{};
+  ASSERT_EQ(::stat(o.socket_path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_TRUE(AdminServer::PeerAllowed(::geteuid()));
+  EXPECT_TRUE(AdminServer::PeerAllowed(0));
+  EXPECT_EQ(AdminServer::PeerAllowed(::geteuid() + 1), ::geteuid() + 1 == 0);
+  for (int i = 0; i < 2; ++i) {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", o.socket_path.c_str());
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    ASSERT_OK(WriteAdminFrame(fd, R"({"op":"status"})"));
+    ASSERT_OK_AND_ASSIGN(std::string answer, ReadAdminFrame(fd));
+    EXPECT_EQ(answer, R"({"ok":true,"echo":15})");
+    ::close(fd);
+  }
+  // An over-size frame header is answered with an error, not read.
+  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", o.socket_path.c_str());
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  const uint8_t hdr[4] = {0x7f, 0xff, 0xff, 0xff};
+  ASSERT_EQ(::send(fd, hdr, 4, 0), 4);
+  ASSERT_OK_AND_ASSIGN(std::string answer, ReadAdminFrame(fd));
+  EXPECT_THAT(answer, HasSubstr("RESOURCE_EXHAUSTED"));
+  ::close(fd);
+  server.Stop();
+  EXPECT_NE(::access(o.socket_path.c_str(), F_OK), 0);
 }
 
 }  // namespace
