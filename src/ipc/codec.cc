@@ -67,4 +67,25 @@ Status MsgReader::ExpectEnd(std::string_view what) const {
   return OkStatus();
 }
 
+Bytes EncodeAttrArray(const WireTemplate& t) {
+  MsgWriter w;
+  w.PutTemplate(t);
+  return w.Take();
+}
+
+Result<WireTemplate> DecodeAttrArray(ByteSpan value) {
+  MsgReader r(value);
+  VHSM_ASSIGN_OR_RETURN(WireTemplate t, r.GetTemplate("attribute array"));
+  VHSM_RETURN_IF_ERROR(r.ExpectEnd("attribute array"));
+  for (size_t i = 0; i < t.size(); ++i) {
+    if (!t[i].has_value) {
+      return InvalidArgumentError("attribute array[" + std::to_string(i) + "]: no value");
+    }
+    if (IsArrayAttribute(t[i].type)) {
+      return InvalidArgumentError("attribute array[" + std::to_string(i) + "]: nested array attribute");
+    }
+  }
+  return t;
+}
+
 }  // namespace vhsm::ipc

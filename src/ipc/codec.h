@@ -73,4 +73,13 @@ class MsgReader {
   ByteReader r_;
 };
 
+// Value of an attribute-array attribute (CKF_ARRAY_ATTRIBUTE: CKA_WRAP_TEMPLATE,
+// CKA_UNWRAP_TEMPLATE, CKA_DERIVE_TEMPLATE) as it crosses the wire and is stored: the inner
+// template in the PutTemplate encoding. The client flattens the caller's CK_ATTRIBUTE array into
+// this; the daemon keeps the canonical form. Decode errors are InvalidArgument naming the field
+// (over kMaxAttributes entries, an entry without a value, a nested array, trailing bytes).
+Bytes EncodeAttrArray(const WireTemplate& t);
+Result<WireTemplate> DecodeAttrArray(ByteSpan value);
+inline bool IsArrayAttribute(uint64_t type) { return (type & 0x40000000u) != 0; }  // CKF_ARRAY_ATTRIBUTE
+
 }  // namespace vhsm::ipc

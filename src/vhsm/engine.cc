@@ -3,6 +3,7 @@
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/kdf.h>
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
 
@@ -66,6 +67,41 @@ constexpr MechanismEntry kMechanisms[] = {
     {CKM_SHA384, 0, 0, CKF_DIGEST},
     {CKM_SHA512, 0, 0, CKF_DIGEST},
 };
+
+// CKD_SHA*_KDF → OpenSSL digest name for the ANSI X9.63 KDF; nullptr for anything else.
+const char* X963Digest(CK_ULONG kdf) {
+  switch (kdf) {
+    case CKD_SHA1_KDF: return "SHA1";
+    case CKD_SHA224_KDF: return "SHA224";
+    case CKD_SHA256_KDF: return "SHA256";
+    case CKD_SHA384_KDF: return "SHA384";
+    case CKD_SHA512_KDF: return "SHA512";
+    default: return nullptr;
+  }
+}
+
+// Longest key the X9.63 KDF derives here (a generic secret of up to 4096 bits, as keygen allows).
+constexpr CK_ULONG kMaxEcdhKdfOutput = 512;
+
+// ANSI X9.63 KDF (SEC 1 v2 sec. 3.6.1): K = H(Z || counter_be32 || SharedInfo) for counter = 1, 2,
+// ..., truncated to `out_len`; OpenSSL's "X963KDF".
+Result<SecretBytes> X963Kdf(const char* md, const SecretBytes& z, ByteSpan shared_info, size_t out_len) {
+  crypto::EvpKdfPtr kdf(EVP_KDF_fetch(nullptr, "X963KDF", nullptr));
+  if (!kdf) return crypto::OpenSslError("EVP_KDF_fetch X963KDF");
+  crypto::EvpKdfCtxPtr ctx(EVP_KDF_CTX_new(kdf.get()));
+  if (!ctx) return crypto::OpenSslError("EVP_KDF_CTX_new");
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, const_cast<char*>(md), 0),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, const_cast<uint8_t*>(z.Expose().data()), z.size()),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, const_cast<uint8_t*>(shared_info.data()),
+                                        shared_info.size()),
+      OSSL_PARAM_construct_end()};
+  SecretBytes out(out_len);
+  if (EVP_KDF_derive(ctx.get(), out.MutableExpose().data(), out.size(), params) != 1) {
+    return crypto::OpenSslError("X963KDF derive");
+  }
+  return out;
+}
 
 struct Curve {
   Bytes oid_der;
@@ -1081,8 +1117,14 @@ CK_RV Engine::Derive(const ipc::WireMechanism& mech, const Object& base, Object*
   if (mech.type != CKM_ECDH1_DERIVE) return CKR_MECHANISM_INVALID;
   Result<ipc::Ecdh1Params> p = ipc::DecodeEcdh1(mech.param);
   if (!p.ok()) return CKR_MECHANISM_PARAM_INVALID;
-  // Only the raw shared secret (CKD_NULL, no shared data) is offered.
-  if (p->kdf != CKD_NULL || !p->shared_data.empty()) return CKR_MECHANISM_PARAM_INVALID;
+  // PKCS#11 2.40 sec. 2.3.18: CKD_NULL takes no shared data; the CKD_SHAx_KDF functions are the
+  // ANSI X9.63 KDF with the shared data as SharedInfo.
+  const char* kdf_md = X963Digest(p->kdf);
+  if (p->kdf == CKD_NULL) {
+    if (!p->shared_data.empty()) return CKR_MECHANISM_PARAM_INVALID;
+  } else if (kdf_md == nullptr) {
+    return CKR_MECHANISM_PARAM_INVALID;
+  }
   if (base.cls() != CKO_PRIVATE_KEY || base.key_type() != CKK_EC || !base.pkey) return CKR_KEY_TYPE_INCONSISTENT;
   if (!base.GetBool(CKA_DERIVE)) return CKR_KEY_FUNCTION_NOT_PERMITTED;
   Result<crypto::PrivateKey> k = crypto::PrivateKey::FromEvp(UpRef(base.pkey.get()));
@@ -1104,6 +1146,13 @@ CK_RV Engine::Derive(const ipc::WireMechanism& mech, const Object& base, Object*
     if (*len == 0) return CKR_ATTRIBUTE_VALUE_INVALID;
   } else {
     return CKR_TEMPLATE_INCONSISTENT;
+  }
+  if (kdf_md != nullptr) {
+    if (*len > kMaxEcdhKdfOutput) return CKR_KEY_SIZE_RANGE;
+    Result<SecretBytes> derived = X963Kdf(kdf_md, *z, p->shared_data, *len);
+    if (!derived.ok()) return Fail(CKR_FUNCTION_FAILED);
+    out->secret = std::move(*derived);
+    return CKR_OK;
   }
   if (*len > z->size()) return CKR_KEY_SIZE_RANGE;
   // Truncation keeps the leftmost bytes of Z.

@@ -63,7 +63,9 @@ class Engine {
   CK_RV Wrap(const ipc::WireMechanism& mech, const Object& wrapping_key, const Object& key, Bytes* out) const;
   // `out->attrs` carries CKA_CLASS and CKA_KEY_TYPE of the key to create; fills the key material.
   CK_RV Unwrap(const ipc::WireMechanism& mech, const Object& unwrapping_key, ByteSpan wrapped, Object* out) const;
-  // CKM_ECDH1_DERIVE with CKD_NULL: `out->attrs` carries the new secret key's template.
+  // CKM_ECDH1_DERIVE: `out->attrs` carries the new secret key's template. CKD_NULL gives the
+  // leftmost CKA_VALUE_LEN bytes of Z (no shared data allowed); CKD_SHA1/224/256/384/512_KDF run
+  // the ANSI X9.63 KDF over Z with the shared data as SharedInfo (any length up to 512 bytes).
   CK_RV Derive(const ipc::WireMechanism& mech, const Object& base, Object* out) const;
 
  private:

@@ -25,6 +25,8 @@ std::optional<AttrKind> AttributeKind(CK_ATTRIBUTE_TYPE type) {
     case CKA_PUBLIC_KEY_INFO: case CKA_URL: case CKA_HASH_OF_SUBJECT_PUBLIC_KEY:
     case CKA_HASH_OF_ISSUER_PUBLIC_KEY:
       return AttrKind::kBytes;
+    case CKA_WRAP_TEMPLATE: case CKA_UNWRAP_TEMPLATE: case CKA_DERIVE_TEMPLATE:
+      return AttrKind::kArray;
     default:
       return std::nullopt;
   }
@@ -76,10 +78,34 @@ CK_RV ParseTemplate(const ipc::WireTemplate& in, AttrMap* out) {
     if (*kind == AttrKind::kUlong && a.value.size() != sizeof(CK_ULONG)) return CKR_ATTRIBUTE_VALUE_INVALID;
     Bytes v = a.value;
     if (*kind == AttrKind::kBool) v[0] = v[0] != CK_FALSE ? CK_TRUE : CK_FALSE;
+    if (*kind == AttrKind::kArray) {
+      // Inner attributes follow the same rules; the stored form is canonical so that equal
+      // templates compare equal (C_FindObjects, CKR_TEMPLATE_INCONSISTENT).
+      Result<ipc::WireTemplate> inner = ipc::DecodeAttrArray(v);
+      if (!inner.ok()) return CKR_ATTRIBUTE_VALUE_INVALID;
+      AttrMap m;
+      if (CK_RV rv = ParseTemplate(*inner, &m); rv != CKR_OK) return rv;
+      v = EncodeAttrMap(m);
+    }
     auto [it, inserted] = out->emplace(a.type, v);
     if (!inserted && it->second != v) return CKR_TEMPLATE_INCONSISTENT;
   }
   return CKR_OK;
+}
+
+Bytes EncodeAttrMap(const AttrMap& m) {
+  ipc::WireTemplate t;
+  t.reserve(m.size());
+  for (const auto& [type, value] : m) t.push_back({type, true, value});
+  return ipc::EncodeAttrArray(t);
+}
+
+CK_RV ParseAttrArray(const Bytes* value, AttrMap* out) {
+  out->clear();
+  if (value == nullptr) return CKR_OK;
+  Result<ipc::WireTemplate> inner = ipc::DecodeAttrArray(*value);
+  if (!inner.ok()) return CKR_ATTRIBUTE_VALUE_INVALID;
+  return ParseTemplate(*inner, out);
 }
 
 bool Matches(const Object& obj, const AttrMap& tmpl) {

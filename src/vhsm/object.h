@@ -22,7 +22,9 @@
 
 namespace vhsm::hsm {
 
-enum class AttrKind { kBool, kUlong, kBytes };
+// kArray: an attribute array (CKA_WRAP_TEMPLATE, ...), stored as ipc::EncodeAttrArray of the
+// canonical (parsed, sorted, booleans normalised) inner template.
+enum class AttrKind { kBool, kUlong, kBytes, kArray };
 
 // Known attributes and their kinds; nullopt for an attribute this token does not know.
 std::optional<AttrKind> AttributeKind(CK_ATTRIBUTE_TYPE type);
@@ -55,6 +57,11 @@ struct Object {
 // CKR_ATTRIBUTE_VALUE_INVALID for a bool/ulong of the wrong size or a missing value,
 // CKR_TEMPLATE_INCONSISTENT for the same type twice with different values.
 CK_RV ParseTemplate(const ipc::WireTemplate& in, AttrMap* out);
+
+// The inner template of an attribute-array value as stored (see AttrKind::kArray); an empty map
+// for an absent attribute. CKR_ATTRIBUTE_VALUE_INVALID when the value does not decode.
+CK_RV ParseAttrArray(const Bytes* value, AttrMap* out);
+Bytes EncodeAttrMap(const AttrMap& m);
 
 // True when every attribute of `tmpl` equals the object's (secret components never match).
 bool Matches(const Object& obj, const AttrMap& tmpl);

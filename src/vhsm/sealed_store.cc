@@ -3,6 +3,10 @@
 #include <openssl/core_names.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
+#include <atomic>
+#include <thread>
+
 #include "base/byte_reader.h"
 #include "crypto/error.h"
 #include "crypto/ossl_ptr.h"
@@ -93,6 +97,15 @@ Result<Bytes> SealedStore::Seal(std::string_view kind, uint64_t id, ByteSpan pla
 }
 
 Result<SecretBytes> SealedStore::Unseal(std::string_view kind, uint64_t id, ByteSpan blob) const {
+  crypto::EvpCipherCtxPtr ctx(EVP_CIPHER_CTX_new());
+  if (!ctx || EVP_DecryptInit_ex2(ctx.get(), EVP_aes_256_gcm(), key_.Expose().data(), nullptr, nullptr) != 1) {
+    return crypto::OpenSslError("unseal " + std::string(kind) + ": cipher init");
+  }
+  return UnsealWith(ctx.get(), kind, id, blob);
+}
+
+Result<SecretBytes> SealedStore::UnsealWith(EVP_CIPHER_CTX* keyed, std::string_view kind, uint64_t id,
+                                            ByteSpan blob) const {
   if (blob.size() < kNonce + kTag) {
     return DataLossError(path_ + ": " + std::string(kind) + " " + std::to_string(id) + ": sealed blob of " +
                          std::to_string(blob.size()) + " bytes, want >= 28");
@@ -100,16 +113,16 @@ Result<SecretBytes> SealedStore::Unseal(std::string_view kind, uint64_t id, Byte
   Bytes aad = Aad(kind, id);
   ByteSpan ct = blob.subspan(kNonce, blob.size() - kNonce - kTag);
   SecretBytes out(ct.size());
-  crypto::EvpCipherCtxPtr ctx(EVP_CIPHER_CTX_new());
   int len = 0;
   OSSL_PARAM tp[] = {OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG,
                                                        const_cast<uint8_t*>(blob.data() + blob.size() - kTag), kTag),
                      OSSL_PARAM_construct_end()};
-  if (!ctx || EVP_DecryptInit_ex2(ctx.get(), EVP_aes_256_gcm(), key_.Expose().data(), blob.data(), nullptr) != 1 ||
-      EVP_DecryptUpdate(ctx.get(), nullptr, &len, aad.data(), static_cast<int>(aad.size())) != 1 ||
-      EVP_DecryptUpdate(ctx.get(), out.MutableExpose().data(), &len, ct.data(), static_cast<int>(ct.size())) != 1 ||
-      EVP_CIPHER_CTX_set_params(ctx.get(), tp) != 1 ||
-      EVP_DecryptFinal_ex(ctx.get(), out.MutableExpose().data() + len, &len) != 1) {
+  // Key and cipher stay from the caller's init; only the IV (and so the GCM state) is reset.
+  if (EVP_DecryptInit_ex2(keyed, nullptr, nullptr, blob.data(), nullptr) != 1 ||
+      EVP_DecryptUpdate(keyed, nullptr, &len, aad.data(), static_cast<int>(aad.size())) != 1 ||
+      EVP_DecryptUpdate(keyed, out.MutableExpose().data(), &len, ct.data(), static_cast<int>(ct.size())) != 1 ||
+      EVP_CIPHER_CTX_set_params(keyed, tp) != 1 ||
+      EVP_DecryptFinal_ex(keyed, out.MutableExpose().data() + len, &len) != 1) {
     crypto::ClearOpenSslErrors();
     return DataLossError(path_ + ": " + std::string(kind) + " " + std::to_string(id) +
                          ": authentication failed (tampered row or wrong sealing key)");
@@ -276,6 +289,56 @@ Status SealedStore::ForEachObject(const std::function<Status(uint64_t id, Secret
     VHSM_RETURN_IF_ERROR(fn(id, std::move(body)));
   }
   if (rc != SQLITE_DONE) return DataLossError(path_ + ": reading objects: " + sqlite3_errmsg(db_));
+  return OkStatus();
+}
+
+Status SealedStore::ForEachObjectParallel(unsigned workers, const ParallelObjectFn& fn) {
+  if (workers == 0) workers = 1;
+  // Phase 1: copy the sealed rows out (SQLite work, one thread, under the store lock).
+  std::vector<std::pair<uint64_t, Bytes>> rows;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    sqlite3_stmt* raw = nullptr;
+    sqlite3_prepare_v2(db_, "SELECT id, blob FROM objects ORDER BY id", -1, &raw, nullptr);
+    StmtPtr st(raw);
+    int rc;
+    while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) {
+      const uint8_t* p = static_cast<const uint8_t*>(sqlite3_column_blob(st.get(), 1));
+      const size_t n = static_cast<size_t>(sqlite3_column_bytes(st.get(), 1));
+      rows.emplace_back(static_cast<uint64_t>(sqlite3_column_int64(st.get(), 0)), Bytes(p, p + n));
+    }
+    if (rc != SQLITE_DONE) return DataLossError(path_ + ": reading objects: " + sqlite3_errmsg(db_));
+  }
+  // Phase 2: unseal contiguous ranges in parallel (AES-GCM + the caller's parse/prepare).
+  workers = static_cast<unsigned>(std::min<size_t>(workers, std::max<size_t>(rows.size(), 1)));
+  std::vector<Status> results(workers);
+  std::atomic<bool> failed{false};
+  auto run = [&](unsigned w) {
+    const size_t begin = rows.size() * w / workers;
+    const size_t end = rows.size() * (w + 1) / workers;
+    crypto::EvpCipherCtxPtr ctx(EVP_CIPHER_CTX_new());
+    if (!ctx || EVP_DecryptInit_ex2(ctx.get(), EVP_aes_256_gcm(), key_.Expose().data(), nullptr, nullptr) != 1) {
+      results[w] = crypto::OpenSslError("unseal objects: cipher init");
+      failed = true;
+      return;
+    }
+    for (size_t i = begin; i < end && !failed.load(std::memory_order_relaxed); ++i) {
+      Result<SecretBytes> body = UnsealWith(ctx.get(), "object", rows[i].first, rows[i].second);
+      Status st = body.ok() ? fn(w, rows[i].first, std::move(*body)) : body.status();
+      if (!st.ok()) {
+        results[w] = std::move(st);
+        failed = true;
+        return;
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (unsigned w = 1; w < workers; ++w) threads.emplace_back(run, w);
+  run(0);
+  for (std::thread& t : threads) t.join();
+  for (Status& st : results) {
+    if (!st.ok()) return std::move(st);
+  }
   return OkStatus();
 }
 

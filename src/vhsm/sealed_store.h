@@ -14,9 +14,10 @@
 #include <mutex>
 #include <optional>
 #include <string>
-#include <vector>
 #include <utility>
+#include <vector>
 
+#include <openssl/evp.h>
 #include <sqlite3.h>
 
 #include "base/bytes.h"
@@ -50,12 +51,22 @@ class SealedStore {
                           const std::function<void(size_t)>& after_write = nullptr);
   // Calls `fn` for every object (decrypted body). Stops at the first error.
   Status ForEachObject(const std::function<Status(uint64_t id, SecretBytes body)>& fn);
+  // Start-up load on `workers` threads (>= 1): the sealed rows are read under the store lock,
+  // split into contiguous id ranges, and each worker unseals its range with one keyed AES-GCM
+  // context (no per-row key schedule). `fn(worker, id, body)` runs on worker `worker`
+  // (0..workers-1) concurrently with the other workers, in id order within a worker, so it may
+  // only touch per-worker state. Returns the first error of the lowest-numbered failing worker
+  // (DataLoss for a row that does not authenticate); the other workers stop early.
+  using ParallelObjectFn = std::function<Status(unsigned worker, uint64_t id, SecretBytes body)>;
+  Status ForEachObjectParallel(unsigned workers, const ParallelObjectFn& fn);
 
  private:
   SealedStore() = default;
   Status Exec(const char* sql);
   Result<Bytes> Seal(std::string_view kind, uint64_t id, ByteSpan plaintext) const;
   Result<SecretBytes> Unseal(std::string_view kind, uint64_t id, ByteSpan blob) const;
+  // Unseal with a context already initialised with AES-256-GCM and key_ (only the IV changes).
+  Result<SecretBytes> UnsealWith(EVP_CIPHER_CTX* keyed, std::string_view kind, uint64_t id, ByteSpan blob) const;
 
   std::mutex mu_;
   sqlite3* db_ = nullptr;

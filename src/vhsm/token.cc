@@ -1,13 +1,17 @@
 #include "vhsm/token.h"
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 #include <openssl/rand.h>
 
 #include <algorithm>
 #include <cstring>
+#include <thread>
 
 #include "base/byte_reader.h"
+#include "crypto/ossl_ptr.h"
 
 namespace vhsm::hsm {
 namespace {
@@ -122,6 +126,81 @@ std::optional<CK_ULONG> UlongOf(const AttrMap& t, CK_ATTRIBUTE_TYPE type) {
   return v;
 }
 
+// DER of an X509_NAME / ASN1_INTEGER as PKCS#11 stores them (CKA_SUBJECT, CKA_SERIAL_NUMBER).
+template <typename T, int (*I2d)(const T*, unsigned char**)>
+Bytes ToDer(const T* v) {
+  const int n = I2d(v, nullptr);
+  if (n <= 0) return {};
+  Bytes out(static_cast<size_t>(n));
+  unsigned char* p = out.data();
+  I2d(v, &p);
+  return out;
+}
+
+// C_CreateObject of an X.509 public-key certificate (PKCS#11 2.40 sec. 4.6.3): CKA_VALUE must be
+// one DER certificate (CKR_ATTRIBUTE_VALUE_INVALID otherwise); CKA_SUBJECT, CKA_ISSUER and
+// CKA_SERIAL_NUMBER default to the certificate's own fields; CKA_CHECK_VALUE is the first three
+// bytes of SHA-1 over CKA_VALUE. A certificate is public data: it is not sensitive.
+CK_RV FillCertificate(Object* o) {
+  AttrMap& a = o->attrs;
+  std::optional<CK_ULONG> ct = UlongOf(a, CKA_CERTIFICATE_TYPE);
+  auto value = a.find(CKA_VALUE);
+  if (!ct || value == a.end()) return CKR_TEMPLATE_INCOMPLETE;
+  if (*ct != CKC_X_509) return CKR_ATTRIBUTE_VALUE_INVALID;
+  const uint8_t* p = value->second.data();
+  crypto::X509Ptr cert(d2i_X509(nullptr, &p, static_cast<long>(value->second.size())));
+  if (!cert || p != value->second.data() + value->second.size()) {
+    ERR_clear_error();
+    return CKR_ATTRIBUTE_VALUE_INVALID;
+  }
+  SetDefault(a, CKA_SUBJECT, ToDer<X509_NAME, i2d_X509_NAME>(X509_get_subject_name(cert.get())));
+  SetDefault(a, CKA_ISSUER, ToDer<X509_NAME, i2d_X509_NAME>(X509_get_issuer_name(cert.get())));
+  SetDefault(a, CKA_SERIAL_NUMBER, ToDer<ASN1_INTEGER, i2d_ASN1_INTEGER>(X509_get0_serialNumber(cert.get())));
+  uint8_t sha1[EVP_MAX_MD_SIZE];
+  unsigned int sha1_len = 0;
+  if (EVP_Digest(value->second.data(), value->second.size(), sha1, &sha1_len, EVP_sha1(), nullptr) != 1) {
+    ERR_clear_error();
+    return CKR_FUNCTION_FAILED;
+  }
+  a[CKA_CHECK_VALUE] = Bytes(sha1, sha1 + 3);
+  SetDefault(a, CKA_TOKEN, BoolValue(false));
+  SetDefault(a, CKA_PRIVATE, BoolValue(false));
+  SetDefault(a, CKA_MODIFIABLE, BoolValue(true));
+  SetDefault(a, CKA_COPYABLE, BoolValue(true));
+  SetDefault(a, CKA_DESTROYABLE, BoolValue(true));
+  SetDefault(a, CKA_LABEL, Bytes());
+  SetDefault(a, CKA_ID, Bytes());
+  SetDefault(a, CKA_TRUSTED, BoolValue(false));
+  SetDefault(a, CKA_CERTIFICATE_CATEGORY, UlongValue(0));  // unspecified
+  SetDefault(a, CKA_START_DATE, Bytes());
+  SetDefault(a, CKA_END_DATE, Bytes());
+  SetDefault(a, CKA_URL, Bytes());
+  SetDefault(a, CKA_HASH_OF_SUBJECT_PUBLIC_KEY, Bytes());
+  SetDefault(a, CKA_HASH_OF_ISSUER_PUBLIC_KEY, Bytes());
+  return CKR_OK;
+}
+
+// CKA_UNWRAP_TEMPLATE / CKA_DERIVE_TEMPLATE of `key` applied to the template of the key it
+// creates (PKCS#11 2.40 sec. 4.8, 4.9 and 5.17): every attribute of the key's template is added to
+// `tmpl`; one that `tmpl` already gives with another value is CKR_TEMPLATE_INCONSISTENT.
+CK_RV ApplyKeyTemplate(const Object& key, CK_ATTRIBUTE_TYPE which, AttrMap* tmpl) {
+  AttrMap forced;
+  if (ParseAttrArray(key.Get(which), &forced) != CKR_OK) return CKR_GENERAL_ERROR;  // stored form is canonical
+  for (auto& [type, value] : forced) {
+    auto [it, inserted] = tmpl->emplace(type, value);
+    if (!inserted && it->second != value) return CKR_TEMPLATE_INCONSISTENT;
+  }
+  return CKR_OK;
+}
+
+// CKA_WRAP_TEMPLATE of the wrapping key: the key to wrap must carry every attribute of it with the
+// same value (PKCS#11 2.40 sec. 4.8); CKR_KEY_NOT_WRAPPABLE otherwise.
+CK_RV CheckWrapTemplate(const Object& wrapping_key, const Object& key) {
+  AttrMap need;
+  if (ParseAttrArray(wrapping_key.Get(CKA_WRAP_TEMPLATE), &need) != CKR_OK) return CKR_GENERAL_ERROR;
+  return Matches(key, need) ? CKR_OK : CKR_KEY_NOT_WRAPPABLE;
+}
+
 CK_STATE StateOf(CK_USER_TYPE login, CK_FLAGS flags) {
   bool rw = (flags & CKF_RW_SESSION) != 0;
   if (login == CKU_SO) return CKS_RW_SO_FUNCTIONS;
@@ -201,20 +280,33 @@ Result<std::unique_ptr<Token>> Token::Open(SealedStore& store, const Engine& eng
     VHSM_ASSIGN_OR_RETURN(t->record_.so_failures, r.ReadU32Le("token.so_failures"));
     VHSM_ASSIGN_OR_RETURN(t->record_.user_failures, r.ReadU32Le("token.user_failures"));
   }
-  CK_OBJECT_HANDLE max_handle = 0;
-  auto load = [&](uint64_t id, SecretBytes body) -> Status {
+  unsigned workers = options.load_workers;
+  if (workers == 0) workers = std::clamp(std::thread::hardware_concurrency(), 1u, 8u);
+  // Each worker fills its own vector (no lock on the load path); the tables are built after.
+  std::vector<std::vector<std::unique_ptr<Object>>> loaded(workers);
+  auto load = [&](unsigned w, uint64_t id, SecretBytes body) -> Status {
     auto obj = std::make_unique<Object>();
     obj->handle = static_cast<CK_OBJECT_HANDLE>(id);
     obj->is_token = true;
     VHSM_RETURN_IF_ERROR(ParseObjectBody(body.Expose(), obj.get()).Annotate("object " + std::to_string(id)));
     VHSM_RETURN_IF_ERROR(engine.Prepare(obj.get()).Annotate("object " + std::to_string(id)));
-    max_handle = std::max(max_handle, obj->handle);
-    if (const Bytes* l = obj->Get(CKA_LABEL)) t->by_label_.emplace(LabelKey(*l), obj->handle);
-    const CK_OBJECT_HANDLE h = obj->handle;
-    t->objects_.emplace(h, std::shared_ptr<const Object>(std::move(obj)));
+    loaded[w].push_back(std::move(obj));
     return OkStatus();
   };
-  VHSM_RETURN_IF_ERROR(store.ForEachObject(load));
+  VHSM_RETURN_IF_ERROR(store.ForEachObjectParallel(workers, load));
+  size_t total = 0;
+  for (const auto& v : loaded) total += v.size();
+  t->objects_.reserve(total);
+  t->by_label_.reserve(total);
+  CK_OBJECT_HANDLE max_handle = 0;
+  for (auto& v : loaded) {
+    for (std::unique_ptr<Object>& obj : v) {
+      max_handle = std::max(max_handle, obj->handle);
+      if (const Bytes* l = obj->Get(CKA_LABEL)) t->by_label_.emplace(LabelKey(*l), obj->handle);
+      const CK_OBJECT_HANDLE h = obj->handle;
+      t->objects_.emplace(h, std::shared_ptr<const Object>(std::move(obj)));
+    }
+  }
   t->next_object_ = max_handle + 1;
   return t;
 }
@@ -565,8 +657,13 @@ CK_RV Token::CreateObject(App& app, CK_SESSION_HANDLE s, const AttrMap& tmpl, CK
     }
     if (CK_RV rv = engine_.ImportKey(tmpl, obj.get()); rv != CKR_OK) return rv;
     ApplyKeyDefaults(obj.get(), cls, *kt, false, 0);
+  } else if (cls == CKO_CERTIFICATE) {
+    for (const auto& [type, v] : tmpl) {
+      if (IsReadOnlyOnCreate(type) || type == CKA_CHECK_VALUE) return CKR_ATTRIBUTE_READ_ONLY;
+    }
+    if (CK_RV rv = FillCertificate(obj.get()); rv != CKR_OK) return rv;
   } else {
-    return CKR_ATTRIBUTE_VALUE_INVALID;  // certificates are not stored by this token
+    return CKR_ATTRIBUTE_VALUE_INVALID;
   }
   if (CK_RV rv = CheckTrusted(tmpl, login); rv != CKR_OK) return rv;
   if (CK_RV rv = CheckCreate(login, flags, *obj); rv != CKR_OK) return rv;
@@ -661,7 +758,9 @@ CK_RV Token::SetAttributes(App& app, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, co
         if (*old->Get(type) != v) return CKR_ATTRIBUTE_READ_ONLY;
         break;
       case CKA_TRUSTED:  // SO only (and never on private keys or data)
-        if (old->cls() != CKO_SECRET_KEY && old->cls() != CKO_PUBLIC_KEY) return CKR_ATTRIBUTE_TYPE_INVALID;
+        if (old->cls() != CKO_SECRET_KEY && old->cls() != CKO_PUBLIC_KEY && old->cls() != CKO_CERTIFICATE) {
+          return CKR_ATTRIBUTE_TYPE_INVALID;
+        }
         if (login != CKU_SO) return CKR_ATTRIBUTE_READ_ONLY;
         break;
       case CKA_WRAP_WITH_TRUSTED:  // may only become true
@@ -883,11 +982,13 @@ CK_RV Token::WrapKey(App& app, CK_SESSION_HANDLE s, const ipc::WireMechanism& me
   if (k->cls() != CKO_SECRET_KEY && k->cls() != CKO_PRIVATE_KEY) return CKR_KEY_NOT_WRAPPABLE;
   if (!k->GetBool(CKA_EXTRACTABLE)) return CKR_KEY_UNEXTRACTABLE;
   if (k->GetBool(CKA_WRAP_WITH_TRUSTED) && !wk->GetBool(CKA_TRUSTED)) return CKR_KEY_NOT_WRAPPABLE;
+  if (CK_RV rv = CheckWrapTemplate(*wk, *k); rv != CKR_OK) return rv;
   return engine_.Wrap(mech, *wk, *k, out);
 }
 
 CK_RV Token::UnwrapKey(App& app, CK_SESSION_HANDLE s, const ipc::WireMechanism& mech,
-                       CK_OBJECT_HANDLE unwrapping_key, ByteSpan wrapped, const AttrMap& tmpl, CK_OBJECT_HANDLE* out) {
+                       CK_OBJECT_HANDLE unwrapping_key, ByteSpan wrapped, const AttrMap& user_tmpl,
+                       CK_OBJECT_HANDLE* out) {
   CK_USER_TYPE login;
   CK_FLAGS flags;
   if (CK_RV rv = CheckSession(app, s, &login, &flags); rv != CKR_OK) return rv;
@@ -896,6 +997,8 @@ CK_RV Token::UnwrapKey(App& app, CK_SESSION_HANDLE s, const ipc::WireMechanism& 
   if (CK_RV rv = Lookup(app, unwrapping_key, login, CKR_UNWRAPPING_KEY_HANDLE_INVALID, &uk); rv != CKR_OK) {
     return rv;
   }
+  AttrMap tmpl = user_tmpl;
+  if (CK_RV rv = ApplyKeyTemplate(*uk, CKA_UNWRAP_TEMPLATE, &tmpl); rv != CKR_OK) return rv;
   std::optional<CK_ULONG> cls = UlongOf(tmpl, CKA_CLASS);
   std::optional<CK_ULONG> kt = UlongOf(tmpl, CKA_KEY_TYPE);
   if (!cls || !kt) return CKR_TEMPLATE_INCOMPLETE;
@@ -911,13 +1014,15 @@ CK_RV Token::UnwrapKey(App& app, CK_SESSION_HANDLE s, const ipc::WireMechanism& 
 }
 
 CK_RV Token::DeriveKey(App& app, CK_SESSION_HANDLE s, const ipc::WireMechanism& mech, CK_OBJECT_HANDLE base,
-                       const AttrMap& tmpl, CK_OBJECT_HANDLE* out) {
+                       const AttrMap& user_tmpl, CK_OBJECT_HANDLE* out) {
   CK_USER_TYPE login;
   CK_FLAGS flags;
   if (CK_RV rv = CheckSession(app, s, &login, &flags); rv != CKR_OK) return rv;
   if (CK_RV rv = MechanismFor(engine_, mech.type, CKF_DERIVE); rv != CKR_OK) return rv;
   std::shared_ptr<const Object> bk;
   if (CK_RV rv = Lookup(app, base, login, CKR_KEY_HANDLE_INVALID, &bk); rv != CKR_OK) return rv;
+  AttrMap tmpl = user_tmpl;
+  if (CK_RV rv = ApplyKeyTemplate(*bk, CKA_DERIVE_TEMPLATE, &tmpl); rv != CKR_OK) return rv;
   std::optional<CK_ULONG> kt = UlongOf(tmpl, CKA_KEY_TYPE);
   if (!kt) return CKR_TEMPLATE_INCOMPLETE;
   if (CK_RV rv = CheckKeyTemplate(tmpl, CKO_SECRET_KEY, *kt); rv != CKR_OK) return rv;

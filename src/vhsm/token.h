@@ -35,6 +35,9 @@ struct TokenOptions {
   uint32_t pbkdf2_iterations = 50000;  // PIN hashing cost
   size_t min_pin_len = 4;
   size_t max_pin_len = 64;
+  // Threads that unseal, parse and prepare token objects at Open (0: one per online CPU, at most
+  // 8). Start-up with 100k objects is dominated by this work, so it scales with the cores.
+  unsigned load_workers = 0;
 };
 
 inline constexpr CK_USER_TYPE kNotLoggedIn = ~CK_USER_TYPE{0};
@@ -100,14 +103,18 @@ class Token {
   // CKA_TOKEN/PRIVATE/MODIFIABLE/DESTROYABLE/LABEL/ID/..., turn CKA_SENSITIVE on and
   // CKA_EXTRACTABLE/CKA_COPYABLE off; anything else that differs is CKR_ATTRIBUTE_READ_ONLY.
   CK_RV CopyObject(App& app, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, const AttrMap& tmpl, CK_OBJECT_HANDLE* out);
-  // C_WrapKey: the key must be CKA_EXTRACTABLE (CKR_KEY_UNEXTRACTABLE) and, if
+  // C_WrapKey: the key must match the wrapping key's CKA_WRAP_TEMPLATE (CKR_KEY_NOT_WRAPPABLE),
+  // be CKA_EXTRACTABLE (CKR_KEY_UNEXTRACTABLE) and, if
   // CKA_WRAP_WITH_TRUSTED, the wrapping key CKA_TRUSTED (CKR_KEY_NOT_WRAPPABLE).
   CK_RV WrapKey(App& app, CK_SESSION_HANDLE s, const ipc::WireMechanism& mech, CK_OBJECT_HANDLE wrapping_key,
                 CK_OBJECT_HANDLE key, Bytes* out);
-  // C_UnwrapKey: the new key is not CKA_LOCAL, never ALWAYS_SENSITIVE / NEVER_EXTRACTABLE.
+  // C_UnwrapKey: the unwrapping key's CKA_UNWRAP_TEMPLATE is merged into `tmpl` (a conflicting
+  // value is CKR_TEMPLATE_INCONSISTENT); the new key is not CKA_LOCAL, never ALWAYS_SENSITIVE /
+  // NEVER_EXTRACTABLE.
   CK_RV UnwrapKey(App& app, CK_SESSION_HANDLE s, const ipc::WireMechanism& mech, CK_OBJECT_HANDLE unwrapping_key,
                   ByteSpan wrapped, const AttrMap& tmpl, CK_OBJECT_HANDLE* out);
-  // C_DeriveKey: ALWAYS_SENSITIVE / NEVER_EXTRACTABLE inherit from the base key.
+  // C_DeriveKey: the base key's CKA_DERIVE_TEMPLATE is merged as for unwrap;
+  // ALWAYS_SENSITIVE / NEVER_EXTRACTABLE inherit from the base key.
   CK_RV DeriveKey(App& app, CK_SESSION_HANDLE s, const ipc::WireMechanism& mech, CK_OBJECT_HANDLE base,
                   const AttrMap& tmpl, CK_OBJECT_HANDLE* out);
   CK_RV GenerateRandom(App& app, CK_SESSION_HANDLE s, CK_ULONG len, Bytes* out);
