@@ -25,5 +25,6 @@ void RegisterSnpReport(CLI::App& snp, int& exit_code);  // snp_report.cc (report
 void RegisterSimCommands(CLI::App& root, int& exit_code);      // sim_commands.cc: sim init
 void RegisterMeasureCommands(CLI::App& root, int& exit_code);  // measure_commands.cc
 void RegisterAuditCommands(CLI::App& root, int& exit_code);    // audit_commands.cc: audit verify
+void RegisterProvisionCommands(CLI::App& root, int& exit_code);  // provision_commands.cc: provision [status]
 
 }  // namespace vhsm::cli

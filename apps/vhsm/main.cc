@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   vhsm::cli::RegisterSimCommands(app, exit_code);
   vhsm::cli::RegisterMeasureCommands(app, exit_code);
   vhsm::cli::RegisterAuditCommands(app, exit_code);
+  vhsm::cli::RegisterProvisionCommands(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -2,6 +2,9 @@
 // process, opens the platform firmware, the sealed token store and the token, then serves the
 // PKCS#11 protocol on a Unix socket. Prints "listening on unix:PATH" once ready.
 //   vhsmd --socket PATH --store DIR --platform auto|sev-guest|configfs-tsm|sim [--sim-state DIR] [--config F]
+//         [--admin-socket PATH]
+// --admin-socket (or config admin_socket): on-demand provisioning and status for `vhsm provision`
+// (mode 0600, root or vhsmd's uid only; see provisioner/admin_server.h).
 // Config keys: allowed_uids, allowed_gids (comma lists), max_pin_failures, pbkdf2_iterations,
 // seal_fields (comma list of measurement, policy, image_id, family_id, guest_svn, tcb_version),
 // log_level (debug|info|warning|error).
@@ -20,6 +23,8 @@
 #include <thread>
 
 #include "base/log.h"
+#include "provisioner/admin_server.h"
+#include "provisioner/on_demand.h"
 #include "provisioner/startup.h"
 #include "snp/firmware.h"
 #include "snp/platform.h"
@@ -43,12 +48,13 @@ struct Flags {
   std::string store;
   std::string platform;
   std::string sim_state;
+  std::string admin_socket;
   std::map<std::string, std::string> config;
 };
 
 int Usage(const std::string& why) {
   std::cerr << "vhsmd: " << why << "\n"
-            << "usage: vhsmd --socket PATH --store DIR --platform auto|sev-guest|configfs-tsm|sim [--sim-state DIR] [--config F]\n";
+            << "usage: vhsmd --socket PATH --store DIR --platform auto|sev-guest|configfs-tsm|sim [--sim-state DIR] [--config F] [--admin-socket PATH]\n";
   return 2;
 }
 
@@ -120,6 +126,7 @@ int main(int argc, char** argv) {
     else if (a == "--platform") ok = next(&flags.platform);
     else if (a == "--sim-state") ok = next(&flags.sim_state);
     else if (a == "--config") ok = next(&config_path);
+    else if (a == "--admin-socket") ok = next(&flags.admin_socket);
     else if (a == "--help" || a == "-h") return Usage("help");
     else return Usage("unknown flag " + a);
     if (!ok) return Usage(a + " needs a value");
@@ -131,6 +138,7 @@ int main(int argc, char** argv) {
   if (flags.store.empty()) flags.store = flags.config.count("store") ? flags.config["store"] : "";
   if (flags.platform.empty()) flags.platform = flags.config.count("platform") ? flags.config["platform"] : "auto";
   if (flags.sim_state.empty() && flags.config.count("sim_state")) flags.sim_state = flags.config["sim_state"];
+  if (flags.admin_socket.empty() && flags.config.count("admin_socket")) flags.admin_socket = flags.config["admin_socket"];
   if (flags.socket.empty() || flags.store.empty()) return Usage("--socket and --store are required");
 
   vhsm::LogLevel level = vhsm::LogLevel::kInfo;
@@ -206,7 +214,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   // Resources listed in the config are attested for, fetched and sealed before the token loads.
-  if (Status s = vhsm::provisioner::ProvisionAtStart(flags.config, *firmware, **store, **engine, log); !s.ok()) {
+  std::string startup_outcome;
+  if (Status s = vhsm::provisioner::ProvisionAtStart(flags.config, *firmware, **store, **engine, log, &startup_outcome);
+      !s.ok()) {
     std::cerr << "vhsmd: provisioning failed: " << s.ToString() << "\n";
     return 1;
   }
@@ -214,6 +224,24 @@ int main(int argc, char** argv) {
   if (!token.ok()) {
     std::cerr << "vhsmd: cannot load token: " << token.status().ToString() << "\n";
     return 1;
+  }
+  // On-demand provisioning into the live token through the admin socket.
+  std::unique_ptr<vhsm::provisioner::OnDemandProvisioner> on_demand;
+  std::unique_ptr<vhsm::provisioner::AdminServer> admin;
+  if (!flags.admin_socket.empty()) {
+    auto pcfg = vhsm::provisioner::ParseStartupConfig(flags.config);
+    if (!pcfg.ok()) return Usage(pcfg.status().ToString());
+    on_demand = std::make_unique<vhsm::provisioner::OnDemandProvisioner>(std::move(*pcfg), *firmware, **token, log,
+                                                                         startup_outcome);
+    vhsm::provisioner::AdminServerOptions aopts;
+    aopts.socket_path = flags.admin_socket;
+    admin = std::make_unique<vhsm::provisioner::AdminServer>(
+        aopts, [&on_demand](std::string_view body) { return on_demand->Handle(body); }, log);
+    if (Status s = admin->Start(); !s.ok()) {
+      std::cerr << "vhsmd: " << s.ToString() << "\n";
+      return 1;
+    }
+    log.Info("admin socket on unix:" + flags.admin_socket);
   }
   vhsm::hsm::Server server(**token, log, sopts);
   if (Status s = server.Listen(); !s.ok()) {
@@ -237,5 +265,6 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
   server.Run();
   server.Stop();
+  if (admin) admin->Stop();
   return 0;
 }

@@ -5,6 +5,8 @@
 
 E2E_PIDS=()
 E2E_WORK=""
+E2E_ATTESTD_ARGS=()     # extra flags for vhsm-attestd / vhsm-provisiond (e.g. --config FILE)
+E2E_PROVISIOND_ARGS=()
 E2E_MEASUREMENT=${E2E_MEASUREMENT:-$(printf 'd3%.0s' {1..48})}   # the demo VM image
 E2E_BAD_MEASUREMENT=$(printf 'ba%.0s' {1..48})                  # a VM that is not allowed
 bin=${VHSM_BIN_DIR:?VHSM_BIN_DIR must point at build/bin}
@@ -89,14 +91,15 @@ e2e_start_attestd() {  # SIM_DIR [POLICY_FILE]
 JSON
   fi
   e2e_start attestd "$bin/vhsm-attestd" --listen 127.0.0.1:0 --dev --trust-root "$1/ark.pem" --policy "$policy" \
-    --admin-key "$E2E_WORK/admin.pub.pem" --store "sqlite:$E2E_WORK/attestd.sqlite" || return 1
+    --admin-key "$E2E_WORK/admin.pub.pem" --store "sqlite:$E2E_WORK/attestd.sqlite" "${E2E_ATTESTD_ARGS[@]}" || return 1
   AS_URL=$E2E_URL
   AS_PID=$E2E_PID
 }
 
 e2e_start_provisiond() {
   e2e_start provisiond "$bin/vhsm-provisiond" --listen 127.0.0.1:0 --dev --store "sqlite:$E2E_WORK/provisiond.sqlite" \
-    --jwks "$AS_URL/.well-known/jwks.json" --admin-key "$E2E_WORK/admin.pub.pem" --kek "$E2E_WORK/kek.hex" || return 1
+    --jwks "$AS_URL/.well-known/jwks.json" --admin-key "$E2E_WORK/admin.pub.pem" --kek "$E2E_WORK/kek.hex" \
+    "${E2E_PROVISIOND_ARGS[@]}" || return 1
   PS_URL=$E2E_URL
   PS_PID=$E2E_PID
 }
@@ -135,9 +138,26 @@ e2e_vhsmd_config() {
 e2e_start_vhsmd() {  # SIM_DIR STORE_DIR
   VHSM_SOCKET=$E2E_WORK/vhsm.sock
   export VHSM_SOCKET
+  local extra=()
+  # E2E_ADMIN=1: also serve the admin socket (on-demand `vhsm provision`) at $VHSM_ADMIN_SOCKET.
+  if [[ -n ${E2E_ADMIN:-} ]]; then
+    VHSM_ADMIN_SOCKET=$E2E_WORK/admin.sock
+    export VHSM_ADMIN_SOCKET
+    extra=(--admin-socket "$VHSM_ADMIN_SOCKET")
+  fi
   e2e_start vhsmd "$bin/vhsmd" --socket "$VHSM_SOCKET" --store "$2" --platform sim --sim-state "$1" \
-    --config "$E2E_WORK/vhsmd.conf" || return 1
+    --config "$E2E_WORK/vhsmd.conf" "${extra[@]}" || return 1
   VHSMD_PID=$E2E_PID
+}
+
+# Token objects as pkcs11-tool lists them (needs a running vhsmd and the user PIN 1234).
+e2e_p11_list() {
+  pkcs11-tool --module "$lib/libvhsm-pkcs11.so" --login --pin 1234 --list-objects 2>&1
+}
+# How many token objects carry CKA_LABEL LABEL, and their CKA_IDs (one per line).
+e2e_label_count() { e2e_p11_list | grep -cE "^[[:space:]]*label:[[:space:]]+$1\$"; }
+e2e_label_ids() {
+  e2e_p11_list | awk -v L="$1" '/^[[:space:]]*label:/ {lab=$2} /^[[:space:]]*ID:/ {if (lab == L) print $2}'
 }
 
 # Runs vhsmd to completion expecting it to fail (a denial at start); prints its log.

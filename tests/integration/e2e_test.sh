@@ -13,6 +13,12 @@ skip_if_token_blocked() {
   fi
 }
 expect_in() { grep -q -- "$2" <<<"$1" || fail "expected \"$2\" in: $1"; }
+wait_for_line() {  # FILE TEXT [TENTHS]: waits (default 30 s) for TEXT to appear in FILE
+  local i
+  for ((i = 0; i < ${3:-300}; i++)); do grep -qs -- "$2" "$1" && return 0; sleep 0.1; done
+  return 1
+}
+need_pkcs11_tool() { command -v pkcs11-tool >/dev/null || { echo "SKIP: pkcs11-tool (opensc) not installed"; exit 77; }; }
 
 PROVISION="demo/key/aes-256:demo-aes:aes,demo/key/ec-p256:demo-ec:ec"
 case_name=${1:?usage: e2e_test.sh CASE}
@@ -162,6 +168,126 @@ case $case_name in
     e2e_stop "$broker_pid"
     e2e_start_vhsmd "$sim" "$E2E_WORK/store" || fail "restart without broker"
     out=$(e2e_client) || fail "client after restart: $out"
+    expect_in "$out" "all checks passed"
+    ;;
+  import_killed)
+    # vhsmd is SIGKILLed in the middle of importing a key pair (a test hook pauses the import after
+    # the first row, inside the open transaction): after a restart each label's set is complete
+    # (the old pair) or absent, never half. Start-up import, on-demand new label, on-demand replace.
+    need_pkcs11_tool
+    services
+    store=$E2E_WORK/store
+    e2e_init_token "$sim" "$store" || fail "token init"
+    e2e_vhsmd_config "demo/key/ec-p256:boot-ec:ec"
+    VHSM_TEST_IMPORT_PAUSE_MS=60000 "$bin/vhsmd" --socket "$E2E_WORK/k.sock" --store "$store" --platform sim \
+      --sim-state "$sim" --config "$E2E_WORK/vhsmd.conf" > "$E2E_WORK/vhsmd-kill-start.log" 2>&1 &
+    kpid=$!
+    E2E_PIDS+=("$kpid")
+    wait_for_line "$E2E_WORK/vhsmd-kill-start.log" "TEST HOOK: import paused" || fail "start-up import never paused"
+    kill -KILL "$kpid"
+    wait "$kpid" 2>/dev/null
+    E2E_ADMIN=1
+    e2e_vhsmd_config ""
+    e2e_start_vhsmd "$sim" "$store" || fail "vhsmd (admin)"
+    out=$("$bin/vhsm" provision --resource demo/key/ec-p256 --label od-ec --key-type ec --id 01 2>&1) || fail "provision: $out"
+    expect_in "$out" "imported as handle(s)"
+    e2e_stop "$VHSMD_PID"
+    for what in replace new; do
+      VHSM_TEST_IMPORT_PAUSE_MS=60000 e2e_start_vhsmd "$sim" "$store" || fail "vhsmd with the pause hook"
+      if [[ $what == replace ]]; then
+        args=(--label od-ec --id 02 --on-duplicate replace)
+      else
+        args=(--label od-new --id 03)
+      fi
+      "$bin/vhsm" provision --resource demo/key/ec-p256 --key-type ec "${args[@]}" > "$E2E_WORK/cli-$what.out" 2>&1 &
+      cli=$!
+      wait_for_line "$E2E_WORK/vhsmd.log" "TEST HOOK: import paused" || fail "$what: import never paused"
+      kill -KILL "$VHSMD_PID"
+      wait "$VHSMD_PID" 2>/dev/null
+      wait "$cli" && fail "$what: vhsm provision reported success although vhsmd died: $(cat "$E2E_WORK/cli-$what.out")"
+    done
+    e2e_start_vhsmd "$sim" "$store" || fail "restart after the kills"
+    [[ $(e2e_label_count boot-ec) == 0 ]] || fail "half start-up import: $(e2e_p11_list)"
+    [[ $(e2e_label_count od-new) == 0 ]] || fail "half on-demand import: $(e2e_p11_list)"
+    [[ $(e2e_label_ids od-ec | sort | uniq -c | tr -s ' ') == " 2 01" ]] || fail "od-ec is not the old complete pair: $(e2e_p11_list)"
+    # Without a kill the replace switches the whole pair at once.
+    out=$("$bin/vhsm" provision --resource demo/key/ec-p256 --label od-ec --key-type ec --id 04 --on-duplicate replace 2>&1) ||
+      fail "replace: $out"
+    expect_in "$out" "replaced as handle(s)"
+    [[ $(e2e_label_ids od-ec | sort | uniq -c | tr -s ' ') == " 2 04" ]] || fail "replace not complete: $(e2e_p11_list)"
+    echo "after 3 kills: boot-ec absent, od-new absent, od-ec the complete old pair; replace without a kill: new pair"
+    ;;
+  on_demand)
+    # `vhsm provision` through vhsmd's admin socket with the real services: provision, use, refuse
+    # a duplicate, replace, denial with its reason, wrong key type, status, service down.
+    services
+    E2E_ADMIN=1
+    e2e_init_token "$sim" "$E2E_WORK/store" || fail "token init"
+    e2e_vhsmd_config ""
+    e2e_start_vhsmd "$sim" "$E2E_WORK/store" || fail "vhsmd"
+    [[ $(stat -c %a "$VHSM_ADMIN_SOCKET") == 600 ]] || fail "admin socket mode $(stat -c %a "$VHSM_ADMIN_SOCKET")"
+    out=$("$bin/vhsm" provision --resource demo/key/aes-256 --label od-aes --key-type aes 2>&1) || fail "aes: $out"
+    for s in "step 2" "step 3" "step 4" "step 5" "provisioned demo/key/aes-256 -> label \"od-aes\" (aes 256-bit): imported as handle(s)" \
+             "token jti" "total"; do expect_in "$out" "$s"; done
+    echo "$out"
+    out=$("$bin/vhsm" provision --resource demo/key/ec-p256 --label od-ec --key-type ec --id 0a0b 2>&1) || fail "ec: $out"
+    expect_in "$out" "(ec 256-bit): imported"
+    out=$("$bin/vhsm-example-client" --module "$lib/libvhsm-pkcs11.so" --pin 1234 --aes-label od-aes --ec-label od-ec) ||
+      fail "client: $out"
+    expect_in "$out" "all checks passed"
+    expect_in "$out" "CKR_ATTRIBUTE_SENSITIVE (as required"
+    out=$("$bin/vhsm" provision --resource demo/key/aes-256 --label od-aes --key-type aes --on-duplicate refuse 2>&1)
+    [[ $? == 1 ]] || fail "duplicate label accepted: $out"
+    expect_in "$out" "ALREADY_EXISTS"
+    out=$("$bin/vhsm" provision --resource demo/key/aes-256 --label od-aes --key-type aes --on-duplicate replace 2>&1) ||
+      fail "replace: $out"
+    expect_in "$out" "replaced as handle(s)"
+    echo "{\"claim\": \"/submods/cpu0/ear.veraison.annotated-evidence/measurement\", \"equals\": \"$E2E_BAD_MEASUREMENT\"}" \
+      > "$E2E_WORK/other-policy.json"
+    admin_call PUT "$PS_URL/kbs/v0/resource-policy/other" "$E2E_WORK/other-policy.json" || fail "policy"
+    admin_call PUT "$PS_URL/kbs/v0/resource/other/key/aes" "$E2E_WORK/aes.key" application/octet-stream || fail "put"
+    out=$("$bin/vhsm" provision --resource other/key/aes --label od-other --key-type aes 2>&1)
+    [[ $? == 1 ]] || fail "denied release accepted: $out"
+    expect_in "$out" "PERMISSION_DENIED: release of other/key/aes denied"
+    out=$("$bin/vhsm" provision --resource demo/key/aes-256 --label od-wrong --key-type ec 2>&1)
+    [[ $? == 1 ]] || fail "AES bytes accepted as ec: $out"
+    expect_in "$out" "secret for key type ec: not a PKCS#8 private key"
+    out=$("$bin/vhsm" provision --resource demo/key/aes-256 --label od-hmac --key-type hmac --json 2>&1) || fail "hmac: $out"
+    expect_in "$out" '"jti"'
+    out=$("$bin/vhsm" provision status 2>&1) || fail "status: $out"
+    expect_in "$out" '"succeeded": 4'
+    expect_in "$out" '"failed": 3'
+    expect_in "$out" '"startup": "nothing configured"'
+    e2e_stop "$PS_PID"
+    start=$(date +%s)
+    out=$("$bin/vhsm" provision --resource demo/key/aes-256 --label od-down --key-type aes 2>&1)
+    [[ $? == 1 ]] || fail "provisioned with the provisioning service down: $out"
+    expect_in "$out" "UNAVAILABLE"
+    expect_in "$out" "provisioning service unreachable"
+    (( $(date +%s) - start < 30 )) || fail "retries not bounded"
+    [[ $(e2e_label_count od-down) == 0 || ! -x $(command -v pkcs11-tool) ]] || fail "object after a failure"
+    # Usage errors are exit 2 and never reach vhsmd.
+    "$bin/vhsm" provision --resource a/b --label x --key-type aes >/dev/null 2>&1; [[ $? == 2 ]] || fail "bad resource not exit 2"
+    VHSM_ADMIN_SOCKET=$E2E_WORK/nope.sock "$bin/vhsm" provision status >/dev/null 2>&1; [[ $? == 2 ]] || fail "no socket not exit 2"
+    ;;
+  token_expired)
+    # The EAR token expires between attest and fetch (attestd issues 1-second tokens, provisiond
+    # allows no clock skew, vhsmd waits 2.5 s before the first fetch): vhsmd attests once more and
+    # the import succeeds (a second expiry would fail: RcarFake.ExpiredTokenReattestsOnce).
+    printf 'token_ttl_seconds = 1\n' > "$E2E_WORK/attestd.toml"
+    printf 'clock_skew_seconds = 0\n' > "$E2E_WORK/provisiond.toml"
+    E2E_ATTESTD_ARGS=(--config "$E2E_WORK/attestd.toml") E2E_PROVISIOND_ARGS=(--config "$E2E_WORK/provisiond.toml")
+    services
+    e2e_init_token "$sim" "$E2E_WORK/store" || fail "token init"
+    e2e_vhsmd_config "$PROVISION"
+    VHSM_TEST_FETCH_DELAY_MS=2500 e2e_start_vhsmd "$sim" "$E2E_WORK/store" || fail "vhsmd: $(cat "$E2E_WORK/vhsmd.log")"
+    log=$(cat "$E2E_WORK/vhsmd.log")
+    expect_in "$log" "TEST HOOK: waiting 2500 ms"
+    expect_in "$log" "provisioning service refused the token"
+    expect_in "$log" "attesting again (once)"
+    expect_in "$log" "(ec 256-bit): imported"
+    [[ $(grep -c "step 3" <<<"$log") == 2 ]] || fail "want exactly two attestations: $log"
+    out=$(e2e_client) || fail "client: $out"
     expect_in "$out" "all checks passed"
     ;;
   *) echo "unknown case $case_name" >&2; exit 2 ;;
