@@ -16,6 +16,8 @@
 #include "base/log.h"
 #include "crypto/keys.h"
 #include "http/server.h"
+#include "p11/key.h"
+#include "p11/uri.h"
 #include "services/attestation/config.h"
 #include "services/attestation/ear.h"
 #include "services/attestation/policy.h"
@@ -28,19 +30,35 @@ namespace {
 using namespace vhsm;  // NOLINT
 using attestation::ServiceConfig;
 
-Result<crypto::PrivateKey> LoadSigningKey(const ServiceConfig& c, Logger& log) {
-  if (c.signing_key.rfind("pkcs11:", 0) == 0) {
-    return UnimplementedError("--signing-key: PKCS#11 URIs are not supported yet; give a PEM file");
+Result<std::unique_ptr<attestation::TokenSigner>> LoadSigningKey(const ServiceConfig& c, Logger& log) {
+  if (p11::IsPkcs11Uri(c.signing_key)) {
+    p11::KeyOptions ko;
+    ko.module_path = c.pkcs11_module;
+    if (!c.pkcs11_pin_file.empty()) {
+      Result<Bytes> pin = ReadFileBytes(c.pkcs11_pin_file, p11::kMaxPinBytes + 2);
+      if (!pin.ok()) return pin.status().Annotate("pkcs11_pin_file");
+      size_t n = pin->size();
+      while (n > 0 && ((*pin)[n - 1] == '\n' || (*pin)[n - 1] == '\r')) --n;
+      ko.pin = SecretBytes(ByteSpan(*pin).first(n));
+      std::fill(pin->begin(), pin->end(), 0);
+    }
+    Result<std::unique_ptr<p11::Key>> key = p11::Key::Open(c.signing_key, std::move(ko));
+    if (!key.ok()) return key.status().Annotate("--signing-key");
+    const std::string desc = (*key)->description();
+    Result<std::unique_ptr<attestation::TokenSigner>> s = attestation::MakePkcs11Signer(std::move(*key));
+    if (s.ok()) log.Info("EAR signing key in PKCS#11 token: " + desc);
+    return s;
   }
   if (c.signing_key.empty()) {
     log.Warn("no --signing-key: using an ephemeral key (tokens stop verifying after a restart)");
-    return crypto::PrivateKey::GenerateEc(c.signing_alg == "ES384" ? crypto::EcCurve::kP384
-                                                                   : crypto::EcCurve::kP256);
+    VHSM_ASSIGN_OR_RETURN(crypto::PrivateKey k, crypto::PrivateKey::GenerateEc(
+                                                   c.signing_alg == "ES384" ? crypto::EcCurve::kP384 : crypto::EcCurve::kP256));
+    return attestation::MakeSoftwareSigner(std::move(k));
   }
   VHSM_ASSIGN_OR_RETURN(std::string pem, ReadFileText(c.signing_key, 64 * 1024));
   Result<crypto::PrivateKey> k = crypto::PrivateKey::FromPem(pem);
   if (!k.ok()) return k.status().Annotate(c.signing_key);
-  return k;
+  return attestation::MakeSoftwareSigner(std::move(*k));
 }
 
 Result<attestation::AppraisalPolicy> LoadPolicy(const ServiceConfig& c) {
@@ -68,7 +86,7 @@ int Run(int argc, char** argv) {
   app.add_option("--policy", policy, "appraisal policy (JSON or .toml)");
   app.add_option("--trust-root", trust_roots, "extra trusted ARK (PEM/DER), e.g. the simulator's");
   app.add_flag("--dev", dev, "plain HTTP on loopback, permissive default policy (debug still rejected)");
-  app.add_option("--signing-key", signing_key, "EAR signing key: PEM file (PKCS#11 URI: not yet)");
+  app.add_option("--signing-key", signing_key, "EAR signing key: PEM file or RFC 7512 pkcs11: URI");
   app.add_option("--admin-key", admin_key, "PEM public key that signs admin bearer JWTs");
   try {
     app.parse(argc, argv);
@@ -129,7 +147,7 @@ int Run(int argc, char** argv) {
   Result<attestation::AppraisalPolicy> pol = LoadPolicy(c);
   if (!pol.ok()) return fail(pol.status());
 
-  Result<crypto::PrivateKey> key = LoadSigningKey(c, log);
+  Result<std::unique_ptr<attestation::TokenSigner>> key = LoadSigningKey(c, log);
   if (!key.ok()) return fail(key.status());
   attestation::EarIssuerOptions eo;
   eo.issuer = c.issuer;
@@ -162,6 +180,10 @@ int Run(int argc, char** argv) {
     so.fetch_chain = c.fetch_chain;
   }
   so.session_ttl_seconds = c.session_ttl_seconds;
+  so.policy_sync_ms = c.policy_sync_ms;
+  so.init_data = c.init_data == "off"       ? attestation::InitDataMode::kOff
+                 : c.init_data == "require" ? attestation::InitDataMode::kRequire
+                                            : attestation::InitDataMode::kOptional;
   so.secure_cookie = !c.tls_cert.empty() || !c.dev;
   so.audit = &log;
   so.log = &log;
@@ -193,13 +215,15 @@ int Run(int argc, char** argv) {
     if (!c.policy.empty()) {
       Result<attestation::AppraisalPolicy> p = attestation::LoadPolicyFile(c.policy);
       if (p.ok()) {
-        (*service)->SetPolicy(std::move(*p), "SIGHUP");
+        if (Status s = (*service)->SetPolicy(std::move(*p), "SIGHUP"); !s.ok()) {
+          log.Error("SIGHUP: policy not stored, keeping the current one: " + s.ToString());
+        }
       } else {
         log.Error("SIGHUP: policy not reloaded, keeping the current one: " + p.status().ToString());
       }
     }
     if (!c.signing_key.empty()) {
-      Result<crypto::PrivateKey> k = LoadSigningKey(c, log);
+      Result<std::unique_ptr<attestation::TokenSigner>> k = LoadSigningKey(c, log);
       Status s = k.ok() ? (*service)->issuer().Rotate(std::move(*k)) : k.status();
       if (!s.ok()) log.Error("SIGHUP: signing key not reloaded: " + s.ToString());
     }

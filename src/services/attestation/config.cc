@@ -60,7 +60,8 @@ Result<ServiceConfig> ParseServiceConfig(std::string_view text) {
   VHSM_RETURN_IF_ERROR(OnlyKeys(j,
                                 {"listen", "tls_cert", "tls_key", "store", "policy", "trust_roots", "dev",
                                  "signing_key", "signing_alg", "admin_key", "issuer", "token_ttl_seconds",
-                                 "session_ttl_seconds", "max_body_bytes", "collateral", "default_product"},
+                                 "session_ttl_seconds", "max_body_bytes", "collateral", "default_product",
+                                 "pkcs11_module", "pkcs11_pin_file", "policy_sync_ms", "init_data"},
                                 "config"));
   ServiceConfig c;
   const std::string p = "config.";
@@ -79,6 +80,13 @@ Result<ServiceConfig> ParseServiceConfig(std::string_view text) {
   VHSM_RETURN_IF_ERROR(GetInt(j, "session_ttl_seconds", c.session_ttl_seconds, 1, 3600, p));
   VHSM_RETURN_IF_ERROR(GetInt(j, "max_body_bytes", c.max_body_bytes, 4096, 16 << 20, p));
   VHSM_RETURN_IF_ERROR(GetStr(j, "default_product", c.default_product, p));
+  VHSM_RETURN_IF_ERROR(GetStr(j, "pkcs11_module", c.pkcs11_module, p));
+  VHSM_RETURN_IF_ERROR(GetStr(j, "pkcs11_pin_file", c.pkcs11_pin_file, p));
+  VHSM_RETURN_IF_ERROR(GetInt(j, "policy_sync_ms", c.policy_sync_ms, 0, 3600 * 1000, p));
+  VHSM_RETURN_IF_ERROR(GetStr(j, "init_data", c.init_data, p));
+  if (c.init_data != "off" && c.init_data != "optional" && c.init_data != "require") {
+    return InvalidArgumentError("config.init_data: got \"" + c.init_data + "\", want off, optional or require");
+  }
   if (c.signing_alg != "ES256" && c.signing_alg != "ES384") {
     return InvalidArgumentError("config.signing_alg: got \"" + c.signing_alg + "\", want ES256 or ES384");
   }

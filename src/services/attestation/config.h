@@ -10,6 +10,11 @@
 //   max_body_bytes = 262144          [collateral] cache_dir = "..."  online = false
 //   kds_url = "https://kdsintf.amd.com"  fetch_crl = false  fetch_chain = false  crls = ["milan.crl"]  require_crl = false
 //   default_product = "Milan"
+//   signing_key = "pkcs11:token=ear;object=ear-p256?pin-source=/run/secrets/pin"  (key in an HSM)
+//   pkcs11_module = "/usr/lib/softhsm/libsofthsm2.so"   pkcs11_pin_file = "/run/secrets/pin"
+//     (defaults for pkcs11: URIs without module-path / pin-value / pin-source)
+//   policy_sync_ms = 1000   (how often a replica checks the Store for admin changes; 0 = every request)
+//   init_data = "off" | "optional" | "require"   (init-data -> HOST_DATA binding, see rcar.h)
 #pragma once
 
 #include <cstdint>
@@ -28,7 +33,9 @@ struct ServiceConfig {
   std::string policy;               // file; empty: dev default (with --dev) or deny-all
   std::vector<std::string> trust_roots;
   bool dev = false;
-  std::string signing_key;          // PEM file; empty: an ephemeral key (logged)
+  std::string signing_key;          // PEM file or pkcs11: URI; empty: an ephemeral key (logged)
+  std::string pkcs11_module;        // module for pkcs11: URIs without module-path
+  std::string pkcs11_pin_file;      // PIN file for pkcs11: URIs without a PIN
   std::string signing_alg = "ES256";
   std::string admin_key;            // PEM public key
   std::string issuer = "vhsm-attestd";
@@ -43,6 +50,8 @@ struct ServiceConfig {
   std::vector<std::string> crls;
   bool require_crl = false;
   std::string default_product;
+  int64_t policy_sync_ms = 1000;
+  std::string init_data = "optional";
 };
 
 // Parses the TOML config text (keys above). kInvalidArgument naming the key.

@@ -7,6 +7,7 @@
 #include "jose/jcs.h"
 #include "jose/json_util.h"
 #include "jose/jwk.h"
+#include "services/attestation/toml_json.h"
 #include "snp/report.h"
 
 namespace vhsm::attestation {
@@ -166,7 +167,84 @@ Result<AttestRequest> ParseAttestRequest(std::string_view body) {
       VHSM_ASSIGN_OR_RETURN(r.additional_evidence, jose::Canonicalize(ae));
     }
   }
+  const json* idv = nullptr;
+  if (j.contains("init-data") && !j["init-data"].is_null()) idv = &j["init-data"];
+  if (rd.contains("init-data") && !rd["init-data"].is_null()) {
+    if (idv != nullptr) return InvalidArgumentError("attest request: 'init-data' given twice (top level and runtime-data)");
+    idv = &rd["init-data"];
+  }
+  if (idv != nullptr) {
+    Result<InitData> id = ParseInitData(*idv);
+    if (!id.ok()) return id.status();
+    r.init_data = std::move(*id);
+  }
   return r;
+}
+
+Result<InitData> ParseInitData(const json& v) {
+  if (!v.is_object()) return InvalidArgumentError("init-data: want an object {\"format\",\"body\"}");
+  for (auto it = v.begin(); it != v.end(); ++it) {
+    if (it.key() != "format" && it.key() != "body") {
+      return InvalidArgumentError("init-data: unknown member '" + it.key().substr(0, 64) + "'");
+    }
+  }
+  InitData out;
+  VHSM_ASSIGN_OR_RETURN(out.format, StringMember(v, "format", "init-data"));
+  VHSM_ASSIGN_OR_RETURN(out.body, StringMember(v, "body", "init-data"));
+  if (out.body.size() > kMaxInitDataBytes) {
+    return InvalidArgumentError("init-data.body: " + std::to_string(out.body.size()) + " bytes, limit " +
+                                std::to_string(kMaxInitDataBytes));
+  }
+  json doc;
+  if (out.format == "toml") {
+    Result<json> t = TomlToJson(out.body, kMaxInitDataBytes);
+    if (!t.ok()) return InvalidArgumentError("init-data.body (toml): " + t.status().message());
+    doc = std::move(*t);
+  } else if (out.format == "json") {
+    Result<json> t = jose::ParseJsonObject(out.body, "init-data.body", kLimits);
+    if (!t.ok()) return t.status();
+    doc = std::move(*t);
+  } else {
+    return InvalidArgumentError("init-data.format: got '" + out.format.substr(0, 32) + "', want toml or json");
+  }
+  if (!doc.is_object()) return InvalidArgumentError("init-data.body: want a table");
+  VHSM_ASSIGN_OR_RETURN(out.version, StringMember(doc, "version", "init-data.body"));
+  if (out.version != "0.1.0") {
+    return InvalidArgumentError("init-data.body.version: got '" + out.version.substr(0, 32) + "', want 0.1.0");
+  }
+  VHSM_ASSIGN_OR_RETURN(out.algorithm, StringMember(doc, "algorithm", "init-data.body"));
+  if (out.algorithm != "sha256" && out.algorithm != "sha384" && out.algorithm != "sha512") {
+    return InvalidArgumentError("init-data.body.algorithm: got '" + out.algorithm.substr(0, 32) +
+                                "', want sha256, sha384 or sha512");
+  }
+  if (!doc.contains("data") || !doc["data"].is_object()) {
+    return InvalidArgumentError("init-data.body: missing table 'data'");
+  }
+  if (doc["data"].size() > kMaxInitDataEntries) {
+    return InvalidArgumentError("init-data.body.data: more than " + std::to_string(kMaxInitDataEntries) + " entries");
+  }
+  for (auto it = doc["data"].begin(); it != doc["data"].end(); ++it) {
+    if (!it.value().is_string()) {
+      return InvalidArgumentError("init-data.body.data." + it.key().substr(0, 64) + ": want a string");
+    }
+  }
+  for (auto it = doc.begin(); it != doc.end(); ++it) {
+    if (it.key() != "version" && it.key() != "algorithm" && it.key() != "data") {
+      return InvalidArgumentError("init-data.body: unknown member '" + it.key().substr(0, 64) + "'");
+    }
+  }
+  out.data = doc["data"];
+  return out;
+}
+
+std::array<uint8_t, 32> InitDataHostData(const InitData& init_data) {
+  const crypto::HashAlg alg = init_data.algorithm == "sha512"   ? crypto::HashAlg::kSha512
+                              : init_data.algorithm == "sha384" ? crypto::HashAlg::kSha384
+                                                                : crypto::HashAlg::kSha256;
+  const Bytes digest = crypto::Digest(alg, AsBytes(init_data.body));
+  std::array<uint8_t, 32> out{};
+  std::copy_n(digest.begin(), std::min(digest.size(), out.size()), out.begin());
+  return out;
 }
 
 Result<std::array<uint8_t, 64>> ExpectedReportData(std::string_view nonce, const json& tee_pubkey,

@@ -49,8 +49,31 @@ struct SnpEvidence {
 // DER, or an array of byte values (what serde emits for Vec<u8>).
 Result<SnpEvidence> ParseSnpEvidence(const nlohmann::json& primary);
 
+// Init-data (Confidential Containers "Initdata Specification", version 0.1.0): configuration the
+// host hands the guest at launch, bound by putting its digest in HOST_DATA. The request carries
+// it as {"format":"toml"|"json","body":TEXT} (Trustee's kbs_types InitData) under the top-level
+// member "init-data" or under "runtime-data"."init-data". The body must hold version = "0.1.0",
+// algorithm = "sha256" | "sha384" | "sha512" and a [data] table of strings.
+// HOST_DATA binding (as Kata computes it for SNP): digest of the body bytes exactly as sent with
+// that algorithm, truncated to HOST_DATA's 32 bytes (SHA-384/512) or taken whole (SHA-256).
+enum class InitDataMode { kOff, kOptional, kRequire };
+inline constexpr size_t kMaxInitDataBytes = 64 * 1024;
+inline constexpr size_t kMaxInitDataEntries = 64;
+struct InitData {
+  std::string format;     // "toml" or "json"
+  std::string body;       // as received: the digest input
+  std::string algorithm;  // "sha256", "sha384", "sha512"
+  std::string version;    // "0.1.0"
+  nlohmann::json data;    // the data table: object of strings
+};
+// {"format","body"} → InitData. kInvalidArgument naming the member.
+Result<InitData> ParseInitData(const nlohmann::json& value);
+// The 32-byte HOST_DATA a guest launched with this init-data reports.
+std::array<uint8_t, 32> InitDataHostData(const InitData& init_data);
+
 struct AttestRequest {
   std::string nonce;
+  std::optional<InitData> init_data;  // when the request carries one
   nlohmann::json tee_pubkey;        // a valid public JWK object
   std::string additional_evidence;  // binding input "A" (see above)
   SnpEvidence evidence;

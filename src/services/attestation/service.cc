@@ -10,6 +10,7 @@
 #include "jose/jwt.h"
 #include "snp/report.h"
 #include "snp/report_json.h"
+#include "store/migrate.h"
 
 namespace vhsm::attestation {
 
@@ -55,6 +56,35 @@ std::string ReasonLabel(const AppraisalReport& r) {
   return r.status_error.code() == StatusCode::kInvalidArgument ? "malformed" : "evidence";
 }
 
+const std::vector<store::Migration>& PolicyMigrations() {
+  static const std::vector<store::Migration> kMigrations = {
+      {1, "admin-managed appraisal policy: one versioned row",
+       "CREATE TABLE attestd_policy (id INTEGER PRIMARY KEY, version BIGINT NOT NULL, policy TEXT NOT NULL, "
+       "actor TEXT NOT NULL, updated_at BIGINT NOT NULL)"}};
+  return kMigrations;
+}
+
+// The token travels in an HTTP header (8 KiB lines), so large init-data values are summarised:
+// the data table as sent when its JSON is small, else each value's SHA-256.
+constexpr size_t kMaxInlineInitDataBytes = 2048;
+json InitDataClaims(const InitData& id) {
+  json claims = {{"version", id.version}, {"algorithm", id.algorithm},
+                 {"digest", HexEncode(crypto::Digest(id.algorithm == "sha512"   ? crypto::HashAlg::kSha512
+                                                     : id.algorithm == "sha384" ? crypto::HashAlg::kSha384
+                                                                                : crypto::HashAlg::kSha256,
+                                                     AsBytes(id.body)))}};
+  if (jose::DumpJson(id.data).size() <= kMaxInlineInitDataBytes) {
+    claims["data"] = id.data;
+  } else {
+    json digests = json::object();
+    for (auto it = id.data.begin(); it != id.data.end(); ++it) {
+      digests[it.key()] = "sha256:" + HexEncode(crypto::Sha256(AsBytes(it.value().get<std::string>())));
+    }
+    claims["data_sha256"] = digests;
+  }
+  return claims;
+}
+
 double SecondsSince(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -82,8 +112,95 @@ Result<std::unique_ptr<AttestationService>> AttestationService::Create(ServiceOp
   if (options.session_ttl_seconds <= 0) return InvalidArgumentError("session_ttl_seconds: must be positive");
   const Clock& clock = options.clock ? *options.clock : kSystemClock;
   VHSM_ASSIGN_OR_RETURN(store::OneUseTokens sessions, store::OneUseTokens::Open(db, "rcar_sessions", clock));
-  return std::unique_ptr<AttestationService>(new AttestationService(
+  const bool persist = options.persist_policy;
+  if (persist) VHSM_RETURN_IF_ERROR(store::Migrate(db, "attestd_policy", PolicyMigrations()));
+  std::unique_ptr<AttestationService> svc(new AttestationService(
       std::move(options), verifier, db, std::move(sessions), std::move(policy), std::move(issuer)));
+  if (persist) {
+    const std::string given = svc->policy_hash_;
+    VHSM_RETURN_IF_ERROR(svc->SyncPolicy(/*force=*/true));
+    if (svc->policy_version_ > 0 && svc->options_.log != nullptr && svc->policy_hash_ != given) {
+      svc->options_.log->Warn("appraisal policy: using version " + std::to_string(svc->policy_version_) +
+                              " from the store (" + svc->policy_hash_ + "; set through the admin API), not the " +
+                              "configured one (" + given + ")");
+    }
+  }
+  return svc;
+}
+
+int64_t AttestationService::policy_version() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return policy_version_;
+}
+
+Status AttestationService::SyncPolicy(bool force) {
+  if (!options_.persist_policy) return OkStatus();
+  const int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                             std::chrono::steady_clock::now().time_since_epoch()).count();
+  std::unique_lock<std::mutex> sync(sync_mu_, std::defer_lock);
+  if (force) {
+    sync.lock();
+  } else {
+    if (now_ns < next_sync_ns_.load(std::memory_order_relaxed)) return OkStatus();
+    if (!sync.try_lock()) return OkStatus();  // another request is checking right now
+  }
+  next_sync_ns_.store(now_ns + options_.policy_sync_ms * 1000000, std::memory_order_relaxed);
+  return SyncPolicyLocked();
+}
+
+Status AttestationService::SyncPolicyLocked() {
+  VHSM_ASSIGN_OR_RETURN(store::Rows rows, db_.Query("SELECT version FROM attestd_policy WHERE id = 1"));
+  if (rows.empty()) return OkStatus();
+  VHSM_ASSIGN_OR_RETURN(int64_t version, rows[0].Int(0));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (version <= policy_version_) return OkStatus();
+  }
+  VHSM_ASSIGN_OR_RETURN(store::Row row, db_.QueryOne("SELECT version, policy, actor FROM attestd_policy WHERE id = 1"));
+  VHSM_ASSIGN_OR_RETURN(version, row.Int(0));
+  VHSM_ASSIGN_OR_RETURN(std::string text, row.Text(1));
+  VHSM_ASSIGN_OR_RETURN(std::string actor, row.Text(2));
+  Result<AppraisalPolicy> p = ParsePolicyJson(text);
+  if (!p.ok()) {
+    return DataLossError("stored appraisal policy version " + std::to_string(version) +
+                         " does not parse (keeping the current one): " + p.status().message());
+  }
+  std::string hash = PolicyHash(*p);
+  const std::string id = p->id;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    policy_ = std::make_shared<const AppraisalPolicy>(std::move(*p));
+    policy_hash_ = hash;
+    policy_version_ = version;
+  }
+  if (options_.log != nullptr) {
+    options_.log->Info("appraisal policy version " + std::to_string(version) + " loaded from the store (" + id +
+                       ", " + hash + ", changed by " + actor + ")");
+  }
+  return OkStatus();
+}
+
+Result<int64_t> AttestationService::StorePolicyLocked(const AppraisalPolicy& policy, std::string_view actor,
+                                                      int64_t expected) {
+  const std::string text = jose::DumpJson(PolicyToJson(policy));
+  const int64_t now = clock_.NowUnix();
+  const int64_t next = expected + 1;
+  auto conflict = [&] {
+    return FailedPreconditionError("appraisal policy: changed concurrently by another replica (stored version is "
+                                   "no longer " + std::to_string(expected) + "); read it again and retry");
+  };
+  if (expected == 0) {
+    Result<int64_t> n = db_.Exec(
+        "INSERT INTO attestd_policy (id, version, policy, actor, updated_at) VALUES (1, $1, $2, $3, $4)",
+        {next, text, std::string(actor), now});
+    if (!n.ok()) return n.status().code() == StatusCode::kAlreadyExists ? conflict() : n.status();
+  } else {
+    VHSM_ASSIGN_OR_RETURN(int64_t n, db_.Exec("UPDATE attestd_policy SET version = $1, policy = $2, actor = $3, "
+                                              "updated_at = $4 WHERE id = 1 AND version = $5",
+                                              {next, text, std::string(actor), now, expected}));
+    if (n != 1) return conflict();
+  }
+  return next;
 }
 
 void AttestationService::Register(http::Server& server) {
@@ -108,15 +225,38 @@ void AttestationService::Register(http::Server& server) {
   });
 }
 
-void AttestationService::SetPolicy(AppraisalPolicy policy, std::string_view actor) {
+Status AttestationService::SetPolicy(AppraisalPolicy policy, std::string_view actor, std::optional<int64_t> based_on) {
   std::string hash = PolicyHash(policy);
   const std::string id = policy.id;
-  {
+  int64_t version = 0;
+  if (options_.persist_policy) {
+    std::lock_guard<std::mutex> sync(sync_mu_);
+    // Catch up first, so a whole-policy replacement is not refused only because this replica
+    // had not yet seen another's change.
+    VHSM_RETURN_IF_ERROR(SyncPolicyLocked());
+    int64_t current = 0;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      current = policy_version_;
+    }
+    if (based_on && *based_on != current) {
+      return FailedPreconditionError("appraisal policy: changed concurrently by another replica (version " +
+                                     std::to_string(current) + ", the change was made on version " +
+                                     std::to_string(*based_on) + "); retry");
+    }
+    VHSM_ASSIGN_OR_RETURN(version, StorePolicyLocked(policy, actor, current));
+    std::lock_guard<std::mutex> lock(mu_);
+    policy_ = std::make_shared<const AppraisalPolicy>(std::move(policy));
+    policy_hash_ = hash;
+    policy_version_ = version;
+  } else {
     std::lock_guard<std::mutex> lock(mu_);
     policy_ = std::make_shared<const AppraisalPolicy>(std::move(policy));
     policy_hash_ = hash;
   }
-  Audit({{"event", "policy.set"}, {"actor", std::string(actor)}, {"policy_id", id}, {"policy_hash", hash}});
+  Audit({{"event", "policy.set"}, {"actor", std::string(actor)}, {"policy_id", id}, {"policy_hash", hash},
+         {"policy_version", version}});
+  return OkStatus();
 }
 
 AppraisalPolicy AttestationService::policy() const {
@@ -133,8 +273,12 @@ void AttestationService::Audit(const json& line) {
 }
 
 AppraisalReport AttestationService::Appraise(const SnpEvidence& ev, std::optional<snp::Product> hint,
-                                             const std::optional<std::array<uint8_t, 64>>& expected) {
+                                             const std::optional<std::array<uint8_t, 64>>& expected,
+                                             const std::optional<std::array<uint8_t, 32>>& expected_host_data) {
   AppraisalReport out;
+  if (Status s = SyncPolicy(/*force=*/false); !s.ok() && options_.log != nullptr) {
+    options_.log->Warn("appraisal policy: store check failed, keeping the current policy: " + s.message());
+  }
   out.evidence_sha256 = HexEncode(crypto::Sha256(ev.report));
   std::shared_ptr<const AppraisalPolicy> policy;
   {
@@ -206,6 +350,20 @@ AppraisalReport AttestationService::Appraise(const SnpEvidence& ev, std::optiona
     }
   }
 
+  if (expected_host_data) {
+    const bool ok = ConstantTimeEquals(report.host_data, *expected_host_data);
+    out.checks.push_back({"init_data.binding", ok,
+                          ok ? "HOST_DATA equals the init-data digest"
+                             : "HOST_DATA: got " + HexEncode(report.host_data) + ", want " +
+                                   HexEncode(*expected_host_data)});
+    if (!ok) {
+      out.status_error = PermissionDeniedError("init_data.binding: HOST_DATA does not equal the digest of the "
+                                               "init-data sent: got " + HexEncode(report.host_data) + ", want " +
+                                               HexEncode(*expected_host_data));
+      return out;
+    }
+  }
+
   out.appraisal = attestation::Appraise(*policy, report, out.product);
   out.status = out.appraisal.status;
   if (out.status == EarStatus::kContraindicated) {
@@ -273,7 +431,17 @@ Result<http::Response> AttestationService::HandleAttest(const http::Request& req
   Result<std::array<uint8_t, 64>> expected = ExpectedReportData(ar.nonce, ar.tee_pubkey, ar.additional_evidence);
   if (!expected.ok()) return fail(InvalidArgumentError("runtime-data: " + expected.status().message()), "malformed");
 
-  AppraisalReport rep = Appraise(ar.evidence, std::nullopt, *expected);
+  std::optional<std::array<uint8_t, 32>> expected_host_data;
+  if (options_.init_data != InitDataMode::kOff) {
+    if (ar.init_data) {
+      expected_host_data = InitDataHostData(*ar.init_data);
+    } else if (options_.init_data == InitDataMode::kRequire) {
+      return fail(PermissionDeniedError("init_data.binding: the request carries no init-data and this service "
+                                        "requires one (init_data = \"require\")"),
+                  "init_data.binding");
+    }
+  }
+  AppraisalReport rep = Appraise(ar.evidence, std::nullopt, *expected, expected_host_data);
   const std::string reason = ReasonLabel(rep);
   json reasons = json::array();
   for (const std::string& f : rep.appraisal.failed) reasons.push_back(f);
@@ -297,6 +465,7 @@ Result<http::Response> AttestationService::HandleAttest(const http::Request& req
   // The signature was checked here; relying parties get vhsm.evidence-sha256 instead (size, above).
   annotated.erase("signature");
   annotated["runtime_data_claims"] = {{"tee-pubkey", ar.tee_pubkey}};
+  if (expected_host_data) annotated["init_data_claims"] = InitDataClaims(*ar.init_data);
   json cpu0 = {{"ear.status", std::string(EarStatusName(rep.status))},
                {"ear.trustworthiness-vector", rep.appraisal.trust_vector},
                {"ear.appraisal-policy-id", "policy:" + rep.policy_id},
@@ -385,14 +554,16 @@ Result<http::Response> AttestationService::HandlePutPolicy(const http::Request& 
   if (!p.ok()) return p.status();
   const std::string hash = PolicyHash(*p);
   const std::string id = p->id;
-  SetPolicy(std::move(*p), actor);
+  VHSM_RETURN_IF_ERROR(SetPolicy(std::move(*p), actor));
   return http::Response::Json(jose::DumpJson(json{{"policy_id", id}, {"policy_hash", hash}}));
 }
 
 Result<http::Response> AttestationService::HandleGetPolicy(const http::Request& req) {
   VHSM_ASSIGN_OR_RETURN(std::string actor, AuthorizeAdmin(req));
+  VHSM_RETURN_IF_ERROR(SyncPolicy(/*force=*/true));
   AppraisalPolicy p = policy();
   json body = PolicyToJson(p);
+  body["policy_version"] = policy_version();
   body["policy_hash"] = PolicyHash(p);
   return http::Response::Json(jose::DumpJson(body));
 }
@@ -402,6 +573,8 @@ Result<http::Response> AttestationService::HandleAddReferenceValues(const http::
   VHSM_ASSIGN_OR_RETURN(json j, jose::ParseJsonStrict(req.body(), "reference values", kAdminLimits));
   if (j.is_object() && j.contains("measurements")) j = j["measurements"];
   VHSM_ASSIGN_OR_RETURN(std::vector<ReferenceValue> add, ParseReferenceValues(j));
+  VHSM_RETURN_IF_ERROR(SyncPolicy(/*force=*/true));
+  const int64_t based_on = policy_version();
   AppraisalPolicy p = policy();
   size_t added = 0;
   json labels = json::array();
@@ -417,8 +590,8 @@ Result<http::Response> AttestationService::HandleAddReferenceValues(const http::
     ++added;
   }
   const std::string hash = PolicyHash(p);
+  VHSM_RETURN_IF_ERROR(SetPolicy(std::move(p), actor, based_on));
   Audit({{"event", "reference-values.add"}, {"actor", actor}, {"labels", labels}, {"policy_hash", hash}});
-  SetPolicy(std::move(p), actor);
   return http::Response::Json(jose::DumpJson(json{{"added", added}, {"policy_hash", hash}}));
 }
 
@@ -434,6 +607,8 @@ Result<http::Response> AttestationService::HandleDeleteReferenceValues(const htt
   if (!label && !measurement) {
     return InvalidArgumentError("reference value selector: give 'label' or 'measurement'");
   }
+  VHSM_RETURN_IF_ERROR(SyncPolicy(/*force=*/true));
+  const int64_t based_on = policy_version();
   AppraisalPolicy p = policy();
   const size_t before = p.reference_values.size();
   std::erase_if(p.reference_values, [&](const ReferenceValue& rv) {
@@ -442,13 +617,18 @@ Result<http::Response> AttestationService::HandleDeleteReferenceValues(const htt
   const size_t removed = before - p.reference_values.size();
   if (removed == 0) return NotFoundError("reference values: no entry matches the selector");
   const std::string hash = PolicyHash(p);
+  VHSM_RETURN_IF_ERROR(SetPolicy(std::move(p), actor, based_on));
   Audit({{"event", "reference-values.delete"}, {"actor", actor}, {"removed", removed}, {"policy_hash", hash}});
-  SetPolicy(std::move(p), actor);
   return http::Response::Json(jose::DumpJson(json{{"removed", removed}, {"policy_hash", hash}}));
 }
 
 Result<http::Response> AttestationService::HandleRotateKey(const http::Request& req) {
   VHSM_ASSIGN_OR_RETURN(std::string actor, AuthorizeAdmin(req));
+  if (issuer_->current_key_in_hsm()) {
+    return FailedPreconditionError("signing key: held in a PKCS#11 token (" + issuer_->current_signer() +
+                                   "); rotate it there and point signing_key at the new key (SIGHUP), "
+                                   "an in-memory key would take signing out of the HSM");
+  }
   const crypto::EcCurve curve =
       issuer_->options().alg == jose::JwsAlg::kEs384 ? crypto::EcCurve::kP384 : crypto::EcCurve::kP256;
   VHSM_ASSIGN_OR_RETURN(crypto::PrivateKey key, crypto::PrivateKey::GenerateEc(curve));

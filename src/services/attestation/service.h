@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -52,6 +53,16 @@ struct ServiceOptions {
   std::optional<snp::Product> default_product;  // for v2 reports
   Logger* audit = nullptr;             // structured audit lines (JSON); nullptr = none
   Logger* log = nullptr;               // operational messages
+  // Admin changes (PUT /v1/policy, reference values, SIGHUP reloads) are written to the Store
+  // (table attestd_policy, one versioned row) and a stored policy is loaded at start, taking
+  // precedence over the one passed to Create(). Replicas on one database pick up each other's
+  // changes: a request checks the stored version when policy_sync_ms have passed since the last
+  // check (0 = on every request).
+  bool persist_policy = true;
+  int64_t policy_sync_ms = 1000;
+  // init-data -> HOST_DATA binding (rcar.h): kOff ignores init-data, kOptional checks it when a
+  // request carries it, kRequire rejects requests without it.
+  InitDataMode init_data = InitDataMode::kOptional;
 };
 
 // What one appraisal found, for tokens, /v1/verify, audit and tests.
@@ -77,15 +88,27 @@ class AttestationService {
   // Routes and metrics on `server` (call before server.Start()).
   void Register(http::Server& server);
 
-  // Replaces the policy (audited with `actor`).
-  void SetPolicy(AppraisalPolicy policy, std::string_view actor);
+  // Replaces the policy (audited with `actor`) and, with persist_policy, stores it first. With
+  // `based_on`, the change was computed from that stored version: kFailedPrecondition (HTTP 400)
+  // when another replica stored a newer one meanwhile (re-read and retry). Store errors are
+  // returned and the policy in memory stays as it was.
+  Status SetPolicy(AppraisalPolicy policy, std::string_view actor, std::optional<int64_t> based_on = std::nullopt);
   AppraisalPolicy policy() const;
+  // The stored policy version this replica runs (0 = none stored yet, the Create() policy).
+  int64_t policy_version() const;
+  // Loads a newer stored policy, if any. Without `force` only when policy_sync_ms have passed
+  // (and not while another thread is checking). kDataLoss when the stored policy does not parse
+  // (the current one stays).
+  Status SyncPolicy(bool force);
   EarIssuer& issuer() { return *issuer_; }
 
   // The appraisal core (no HTTP): verify chain/signature (collateral completed as configured),
   // then the binding when `expected_report_data` is set, then the policy.
+  // With `expected_host_data` (init-data binding), HOST_DATA must equal it (check
+  // "init_data.binding", 403 when it differs).
   AppraisalReport Appraise(const SnpEvidence& evidence, std::optional<snp::Product> product_hint,
-                           const std::optional<std::array<uint8_t, 64>>& expected_report_data);
+                           const std::optional<std::array<uint8_t, 64>>& expected_report_data,
+                           const std::optional<std::array<uint8_t, 32>>& expected_host_data = std::nullopt);
 
   // Handlers (public for direct tests). Each returns the HTTP response or the error Status.
   Result<http::Response> HandleAuth(const http::Request& req);
@@ -104,6 +127,10 @@ class AttestationService {
   // Verifies the admin bearer token; returns its "sub" (or "admin") for the audit line.
   Result<std::string> AuthorizeAdmin(const http::Request& req);
   void Audit(const nlohmann::json& line);
+  // Stores `policy` as the next version (caller holds sync_mu_). kFailedPrecondition when the
+  // stored version is not `expected`.
+  Result<int64_t> StorePolicyLocked(const AppraisalPolicy& policy, std::string_view actor, int64_t expected);
+  Status SyncPolicyLocked();
 
   ServiceOptions options_;
   const Clock& clock_;
@@ -114,6 +141,9 @@ class AttestationService {
   mutable std::mutex mu_;
   std::shared_ptr<const AppraisalPolicy> policy_;  // guarded by mu_
   std::string policy_hash_;                         // guarded by mu_
+  int64_t policy_version_ = 0;                      // guarded by mu_
+  std::mutex sync_mu_;                              // one store check / write at a time
+  std::atomic<int64_t> next_sync_ns_{0};            // steady-clock ns of the next due check
   http::Counter* attestations_ = nullptr;
   http::Histogram* latency_ = nullptr;
 };

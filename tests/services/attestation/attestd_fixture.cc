@@ -31,7 +31,8 @@ void AttestdFixture::StartService(const AppraisalPolicy& policy,
   ASSERT_OK(v.status());
   verifier_ = std::move(*v);
 
-  Result<std::unique_ptr<store::Database>> db = store::Open("sqlite:" + dir_.Join("attestd.db"));
+  Result<std::unique_ptr<store::Database>> db =
+      store::Open(store_url_override_.empty() ? "sqlite:" + dir_.Join("attestd.db") : store_url_override_);
   ASSERT_OK(db.status());
   db_ = std::move(*db);
 
@@ -41,7 +42,8 @@ void AttestdFixture::StartService(const AppraisalPolicy& policy,
   EarIssuerOptions eo;
   eo.clock = &clock_;
   eo.issuer = "vhsm-attestd-test";
-  Result<std::unique_ptr<EarIssuer>> issuer = EarIssuer::Create(eo, ear_key_->Clone());
+  Result<std::unique_ptr<EarIssuer>> issuer =
+      signer_override_ ? EarIssuer::Create(eo, std::move(signer_override_)) : EarIssuer::Create(eo, ear_key_->Clone());
   ASSERT_OK(issuer.status());
 
   Result<crypto::PrivateKey> ak = crypto::PrivateKey::GenerateEc(crypto::EcCurve::kP256);

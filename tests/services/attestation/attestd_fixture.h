@@ -97,6 +97,10 @@ class AttestdFixture : public ::testing::Test {
   std::optional<crypto::PrivateKey> tee_key_;
   std::optional<crypto::PrivateKey> admin_key_;
   std::optional<crypto::PrivateKey> ear_key_;
+  // When set before StartService, the issuer signs with this (e.g. a PKCS#11 key) instead of ear_key_.
+  std::unique_ptr<TokenSigner> signer_override_;
+  // When set before StartService, the service uses this store URL instead of a fresh SQLite file.
+  std::string store_url_override_;
 };
 
 }  // namespace vhsm::attestation::testing

@@ -347,7 +347,7 @@ TEST_P(PolicyRuleTest, PassesAndFailsThroughRcar) {
   AppraisalPolicy pass = AnyMeasurement();
   pass.vmpls.clear();
   rc.pass(pass, cfg);
-  service_->SetPolicy(pass, "test");
+  ASSERT_OK(service_->SetPolicy(pass, "test"));
   RcarResult ok = Attest(g);
   ASSERT_EQ(ok.status, 200) << rc.rule << ": " << ok.raw;
   json cpu0 = Claims(ok.body["token"].get<std::string>())["submods"]["cpu0"];
@@ -364,7 +364,7 @@ TEST_P(PolicyRuleTest, PassesAndFailsThroughRcar) {
   AppraisalPolicy fail = AnyMeasurement();
   fail.vmpls.clear();
   rc.fail(fail, cfg);
-  service_->SetPolicy(fail, "test");
+  ASSERT_OK(service_->SetPolicy(fail, "test"));
   RcarResult denied = Attest(g);
   EXPECT_EQ(denied.status, 403) << rc.rule;
   EXPECT_EQ(denied.body["status"], 403);
@@ -372,7 +372,7 @@ TEST_P(PolicyRuleTest, PassesAndFailsThroughRcar) {
 
   // The same failure under warn_only: a token with ear.status "warning".
   fail.warn_only.insert(rc.rule);
-  service_->SetPolicy(fail, "test");
+  ASSERT_OK(service_->SetPolicy(fail, "test"));
   RcarResult warned = Attest(g);
   ASSERT_EQ(warned.status, 200) << warned.raw;
   EXPECT_EQ(Claims(warned.body["token"].get<std::string>())["submods"]["cpu0"]["ear.status"], "warning");
