@@ -71,38 +71,59 @@ Result<HashChainLog> HashChainLog::Open(Database& db, std::string table, const C
   return HashChainLog(db, std::move(table), clock);
 }
 
+Result<CanonicalRecord> MakeCanonicalRecord(std::string_view json) {
+  VHSM_ASSIGN_OR_RETURN(std::string text, CanonicalJsonRecord(json));
+  return CanonicalRecord(std::move(text));
+}
+
 Result<ChainEntry> HashChainLog::Append(std::string_view record_json) {
-  VHSM_ASSIGN_OR_RETURN(std::string record, CanonicalJsonRecord(record_json));
-  ChainEntry entry;
+  VHSM_ASSIGN_OR_RETURN(CanonicalRecord record, MakeCanonicalRecord(record_json));
+  std::vector<CanonicalRecord> one;
+  one.push_back(std::move(record));
+  VHSM_ASSIGN_OR_RETURN(std::vector<ChainEntry> entries, AppendBatch(one));
+  return std::move(entries.front());
+}
+
+Result<std::vector<ChainEntry>> HashChainLog::AppendBatch(const std::vector<CanonicalRecord>& records) {
+  std::vector<ChainEntry> entries;
+  if (records.empty()) return entries;
   TxOptions opts;
   // READ COMMITTED + advisory lock: after the lock is granted, the tail query sees the entry the
   // previous holder committed (a serializable snapshot would predate the wait).
   opts.isolation = Isolation::kReadCommitted;
+  const std::string insert =
+      "INSERT INTO " + table_ + " (seq, time, record, prev_hash, hash) VALUES ($1, $2, $3, $4, $5)";
   Status status = db_->InTransaction(
       [&](Transaction& tx) -> Status {
+        entries.clear();  // the body may run again after a conflict
         if (tx.dialect() == Dialect::kPostgres) {
           VHSM_RETURN_IF_ERROR(tx.Exec("SELECT pg_advisory_xact_lock($1)", {LockKey(table_)}).status());
         }
         VHSM_ASSIGN_OR_RETURN(Rows tail, tx.Query("SELECT seq, hash FROM " + table_ + " ORDER BY seq DESC LIMIT 1"));
-        entry = ChainEntry{};
-        entry.prev_hash = Bytes(kHashBytes, 0);
-        entry.seq = 1;
+        int64_t seq = 0;
+        Bytes prev(kHashBytes, 0);
         if (!tail.empty()) {
-          VHSM_ASSIGN_OR_RETURN(int64_t last, tail[0].Int(0));
-          VHSM_ASSIGN_OR_RETURN(entry.prev_hash, tail[0].Blob(1));
-          entry.seq = last + 1;
+          VHSM_ASSIGN_OR_RETURN(seq, tail[0].Int(0));
+          VHSM_ASSIGN_OR_RETURN(prev, tail[0].Blob(1));
         }
-        entry.time = clock_->NowUnix();
-        entry.record = record;
-        entry.hash = ChainEntryHash(entry.prev_hash, entry.seq, entry.time, entry.record);
-        return tx
-            .Exec("INSERT INTO " + table_ + " (seq, time, record, prev_hash, hash) VALUES ($1, $2, $3, $4, $5)",
-                  {entry.seq, entry.time, entry.record, entry.prev_hash, entry.hash})
-            .status();
+        const int64_t now = clock_->NowUnix();
+        entries.reserve(records.size());
+        for (const CanonicalRecord& r : records) {
+          ChainEntry e;
+          e.seq = ++seq;
+          e.time = now;
+          e.record = r.text();
+          e.prev_hash = std::move(prev);
+          e.hash = ChainEntryHash(e.prev_hash, e.seq, e.time, e.record);
+          prev = e.hash;
+          VHSM_RETURN_IF_ERROR(tx.Exec(insert, {e.seq, e.time, e.record, e.prev_hash, e.hash}).status());
+          entries.push_back(std::move(e));
+        }
+        return OkStatus();
       },
       opts);
   VHSM_RETURN_IF_ERROR(status);
-  return entry;
+  return entries;
 }
 
 Result<std::vector<ChainEntry>> HashChainLog::List(int64_t after_seq, size_t limit) {

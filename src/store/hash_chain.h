@@ -4,13 +4,15 @@
 //   hash = SHA-256(prev_hash || BE64(seq) || BE64(time) || canonical record)
 // so editing, deleting or reordering any stored entry breaks the chain at that entry. Appends
 // from any number of threads and replicas serialize (PostgreSQL: transaction-scoped advisory
-// lock; SQLite: BEGIN IMMEDIATE). Truncating the newest entries is only visible against a head
-// (seq, hash) kept elsewhere: pass it to Verify().
+// lock; SQLite: BEGIN IMMEDIATE). AppendBatch() writes several records in one transaction (one
+// fsync; group commit) with consecutive seqs, so the chain stays linear. Truncating the newest
+// entries is only visible against a head (seq, hash) kept elsewhere: pass it to Verify().
 // Thread-safe; borrows the Database and Clock, which must outlive it.
 #pragma once
 
 #include <cstdint>
 #include <optional>
+#include <utility>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -50,6 +52,20 @@ Bytes ChainEntryHash(ByteSpan prev_hash, int64_t seq, int64_t time, std::string_
 // kInvalidArgument for malformed JSON, a non-object, or more than 64 KiB.
 Result<std::string> CanonicalJsonRecord(std::string_view json);
 
+// A record already in canonical form; only MakeCanonicalRecord() builds one, so AppendBatch()
+// need not parse it again (callers canonicalize on their own thread, off the commit path).
+class CanonicalRecord {
+ public:
+  const std::string& text() const { return text_; }
+
+ private:
+  friend Result<CanonicalRecord> MakeCanonicalRecord(std::string_view json);
+  explicit CanonicalRecord(std::string text) : text_(std::move(text)) {}
+  std::string text_;
+};
+// Errors as CanonicalJsonRecord().
+Result<CanonicalRecord> MakeCanonicalRecord(std::string_view json);
+
 class HashChainLog {
  public:
   // Creates/migrates the table `table` (component "hash_chain/<table>").
@@ -57,6 +73,11 @@ class HashChainLog {
 
   // Appends a record (a JSON object; stored canonicalized). Returns the stored entry.
   Result<ChainEntry> Append(std::string_view record_json);
+
+  // Appends all `records`, in order, in one transaction: either every one is stored (consecutive
+  // seqs, each chained to the one before) or none is. Returns the stored entries in order. An
+  // empty batch writes nothing and returns no entries.
+  Result<std::vector<ChainEntry>> AppendBatch(const std::vector<CanonicalRecord>& records);
 
   // Entries with seq > after_seq, ascending, at most `limit` (capped at 1000).
   Result<std::vector<ChainEntry>> List(int64_t after_seq, size_t limit);

@@ -14,6 +14,9 @@ using nlohmann::json;
 
 namespace {
 
+// Distinct policy keys whose parsed form is kept; beyond it the cache starts over.
+constexpr size_t kPolicyCacheEntries = 1024;
+
 Bytes ResourceAad(const std::string& path, int64_t version) {
   return ToBytes("vhsm-provisiond/resource/v1\n" + path + "\n" + std::to_string(version));
 }
@@ -133,24 +136,37 @@ Status ProvisioningStore::DeleteResource(const ResourcePath& rp) {
 }
 
 Result<SecretBytes> ProvisioningStore::GetResource(const ResourcePath& rp, ResourceInfo* info_out) {
+  VHSM_ASSIGN_OR_RETURN(SealedResource r, LookupResource(rp));
+  VHSM_ASSIGN_OR_RETURN(SecretBytes value, OpenResource(r));
+  if (info_out) *info_out = std::move(r.info);
+  return value;
+}
+
+Result<SealedResource> ProvisioningStore::LookupResource(const ResourcePath& rp) {
   const std::string path = rp.ToString();
   VHSM_ASSIGN_OR_RETURN(store::Rows rows,
                         db_.Query("SELECT path, version, size_bytes, created_at, updated_at, kek_id, value"
                                   " FROM prov_resources WHERE path = $1",
                                   {path}));
   if (rows.empty()) return NotFoundError("resource " + path + ": not found");
-  VHSM_ASSIGN_OR_RETURN(ResourceInfo info, InfoFromRow(rows[0]));
-  VHSM_ASSIGN_OR_RETURN(Bytes sealed, rows[0].Blob("value"));
+  SealedResource r;
+  VHSM_ASSIGN_OR_RETURN(r.info, InfoFromRow(rows[0]));
+  VHSM_ASSIGN_OR_RETURN(r.sealed, rows[0].Blob("value"));
+  return r;
+}
+
+Result<SecretBytes> ProvisioningStore::OpenResource(const SealedResource& r) {
+  const ResourceInfo& info = r.info;
   if (info.kek_id != kek_.id) {
-    return DataLossError("resource " + path + ": encrypted under KEK id " + info.kek_id + ", configured KEK id is " +
-                         kek_.id);
+    return DataLossError("resource " + info.path + ": encrypted under KEK id " + info.kek_id +
+                         ", configured KEK id is " + kek_.id);
   }
-  Result<SecretBytes> value = crypto::AesGcmOpenCombined(kek_.key, sealed, ResourceAad(path, info.version));
+  values_opened_.fetch_add(1);
+  Result<SecretBytes> value = crypto::AesGcmOpenCombined(kek_.key, r.sealed, ResourceAad(info.path, info.version));
   if (!value.ok()) {
-    return DataLossError("resource " + path + " version " + std::to_string(info.version) +
+    return DataLossError("resource " + info.path + " version " + std::to_string(info.version) +
                          ": stored value does not open under the KEK (" + value.status().message() + ")");
   }
-  if (info_out) *info_out = std::move(info);
   return value;
 }
 
@@ -189,6 +205,22 @@ Status ProvisioningStore::DeletePolicy(const std::string& key) {
   return OkStatus();
 }
 
+Result<std::shared_ptr<const ReleasePolicy>> ProvisioningStore::ParsedPolicy(const std::string& key,
+                                                                             const std::string& text) {
+  {
+    std::lock_guard<std::mutex> lock(policy_cache_mu_);
+    auto it = policy_cache_.find(key);
+    if (it != policy_cache_.end() && it->second.first == text) return it->second.second;
+  }
+  Result<ReleasePolicy> p = ReleasePolicy::Parse(text);
+  if (!p.ok()) return DataLossError("stored policy " + key + " no longer parses: " + p.status().message());
+  auto parsed = std::make_shared<const ReleasePolicy>(std::move(*p));
+  std::lock_guard<std::mutex> lock(policy_cache_mu_);
+  if (policy_cache_.size() >= kPolicyCacheEntries) policy_cache_.clear();
+  policy_cache_[key] = {text, parsed};
+  return parsed;
+}
+
 Result<std::optional<ApplicablePolicy>> ProvisioningStore::FindPolicy(const ResourcePath& rp) {
   const std::vector<std::string> keys = rp.PolicyKeys();
   VHSM_ASSIGN_OR_RETURN(store::Rows rows, db_.Query("SELECT path, policy FROM prov_policies WHERE path IN ($1, $2, $3)",
@@ -199,9 +231,8 @@ Result<std::optional<ApplicablePolicy>> ProvisioningStore::FindPolicy(const Reso
       VHSM_ASSIGN_OR_RETURN(std::string path, r.Text(0));
       if (path != k) continue;
       VHSM_ASSIGN_OR_RETURN(std::string text, r.Text(1));
-      Result<ReleasePolicy> p = ReleasePolicy::Parse(text);
-      if (!p.ok()) return DataLossError("stored policy " + k + " no longer parses: " + p.status().message());
-      return std::optional<ApplicablePolicy>(ApplicablePolicy{k, std::move(*p)});
+      VHSM_ASSIGN_OR_RETURN(std::shared_ptr<const ReleasePolicy> p, ParsedPolicy(k, text));
+      return std::optional<ApplicablePolicy>(ApplicablePolicy{k, std::move(p)});
     }
   }
   return std::optional<ApplicablePolicy>();

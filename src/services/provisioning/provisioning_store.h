@@ -4,18 +4,24 @@
 // to its resource path and version ("vhsm-provisiond/resource/v1\n<path>\n<version>"), so a row
 // copied to another path or an old ciphertext put back under a newer version does not open.
 // Each row records the KEK id (a public fingerprint of the KEK) so a wrong KEK is reported as
-// such. Nothing is cached in-process: every call reads the database, so several replicas on one
-// PostgreSQL see each other's writes at once. Schema migrations: component "provisioning".
+// such. Every call reads the database, so several replicas on one PostgreSQL see each other's
+// writes at once; the only in-process cache maps a policy's stored text to its parsed form (a
+// changed text is parsed afresh, so it cannot go stale). Schema migrations: component
+// "provisioning".
 // Errors are the store's (kUnavailable when the database is gone: HTTP 503), kNotFound for
 // absent rows, kDataLoss for a value that does not open under the KEK. Thread-safe.
 #pragma once
 
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "base/bytes.h"
@@ -55,7 +61,15 @@ struct ResourceInfo {
 
 struct ApplicablePolicy {
   std::string key;  // "repo/", "repo/type/" or "repo/type/tag"
-  ReleasePolicy policy;
+  std::shared_ptr<const ReleasePolicy> policy;  // never null
+};
+
+// A resource row as stored: metadata plus the value still sealed under the KEK. Looking a
+// resource up does not decrypt it; OpenResource() does, and the service calls it only once the
+// release policy allowed the release.
+struct SealedResource {
+  ResourceInfo info;
+  Bytes sealed;  // iv || ciphertext || tag
 };
 
 class ProvisioningStore {
@@ -69,6 +83,12 @@ class ProvisioningStore {
   Status DeleteResource(const ResourcePath& path);
   // The decrypted value. kNotFound when absent; kDataLoss for another KEK or a tampered row.
   Result<SecretBytes> GetResource(const ResourcePath& path, ResourceInfo* info = nullptr);
+  // The row without decrypting it. kNotFound when absent.
+  Result<SealedResource> LookupResource(const ResourcePath& path);
+  // Decrypts a looked-up row. kDataLoss for another KEK or a tampered row.
+  Result<SecretBytes> OpenResource(const SealedResource& resource);
+  // How many values this store has decrypted (GetResource/OpenResource); for tests and metrics.
+  int64_t values_opened() const { return values_opened_.load(); }
   // Metadata only, sorted by path.
   Result<std::vector<ResourceInfo>> ListResources();
 
@@ -86,10 +106,17 @@ class ProvisioningStore {
  private:
   ProvisioningStore(store::Database& db, Kek kek, const Clock& clock, store::HashChainLog audit)
       : db_(db), kek_(std::move(kek)), clock_(clock), audit_(std::move(audit)) {}
+  // The parsed policy for stored text `text` under `key` (cached; see the header comment).
+  Result<std::shared_ptr<const ReleasePolicy>> ParsedPolicy(const std::string& key, const std::string& text);
+
   store::Database& db_;
   Kek kek_;
   const Clock& clock_;
   store::HashChainLog audit_;
+  std::atomic<int64_t> values_opened_{0};
+  std::mutex policy_cache_mu_;
+  // key -> (stored text, parsed); guarded by policy_cache_mu_, at most kPolicyCacheEntries.
+  std::unordered_map<std::string, std::pair<std::string, std::shared_ptr<const ReleasePolicy>>> policy_cache_;
 };
 
 // The migrations of component "provisioning" (exposed for tests and `vhsm audit verify`).

@@ -2,6 +2,7 @@
 #include "services/provisioning/service.h"
 
 #include "http/problem.h"
+#include "services/provisioning/audit_verify.h"
 #include "jose/json_util.h"
 #include "jose/jwe.h"
 #include "jose/jwt.h"
@@ -85,6 +86,7 @@ void ProvisioningService::Register(http::Server& server) {
   server.Delete(policy, bind(&ProvisioningService::DeletePolicy));
   server.Get("/kbs/v0/resources", bind(&ProvisioningService::ListResources));
   server.Get("/kbs/v0/audit", bind(&ProvisioningService::ReadAudit));
+  server.Get("/kbs/v0/audit/head", bind(&ProvisioningService::ReadAuditHead));
   server.SetHealthCheck([this]() -> Status { return store_.db().Query("SELECT 1").status(); });
 }
 
@@ -104,7 +106,7 @@ Result<http::Response> ProvisioningService::Deny(const AttestedToken& t, const s
   rec["rule"] = rule;
   rec["detail"] = detail.substr(0, 1024);
   // The denial is recorded before it is answered; a store failure answers 503 instead.
-  VHSM_RETURN_IF_ERROR(store_.audit().Append(jose::DumpJson(rec)));
+  VHSM_RETURN_IF_ERROR(audit_writer_->Append(jose::DumpJson(rec)).status());
   if (denials_) denials_->Inc({resource, rule});
   Status s = PermissionDeniedError("release of " + resource + " denied by " + rule + ": " + detail);
   json problem = json::parse(http::ProblemJson(s), nullptr, false);
@@ -122,8 +124,8 @@ Result<http::Response> ProvisioningService::Release(const http::Request& req) {
   }
   VHSM_ASSIGN_OR_RETURN(ResourcePath rp, ParseResourcePath(req.path_param(1)));
   const std::string resource = rp.ToString();
-  ResourceInfo info;
-  VHSM_ASSIGN_OR_RETURN(SecretBytes value, store_.GetResource(rp, &info));
+  // The row is looked up (404) but stays sealed until the policy has allowed the release.
+  VHSM_ASSIGN_OR_RETURN(SealedResource sealed, store_.LookupResource(rp));
 
   if (token->ear_status != "affirming") {
     return Deny(*token, resource, "ear.status",
@@ -131,20 +133,25 @@ Result<http::Response> ProvisioningService::Release(const http::Request& req) {
   }
   VHSM_ASSIGN_OR_RETURN(std::optional<ApplicablePolicy> policy, store_.FindPolicy(rp));
   if (!policy) return Deny(*token, resource, "default-deny", "no release policy covers " + resource);
-  PolicyDecision d = policy->policy.Evaluate(token->claims);
+  PolicyDecision d = policy->policy->Evaluate(token->claims);
   if (!d.allowed) return Deny(*token, resource, "policy:" + policy->key + "#" + d.rule, d.detail);
 
-  jose::JweEncryptOptions eo;
-  eo.alg = token->jwe_alg;
-  eo.enc = jose::JweEnc::kA256Gcm;
-  VHSM_ASSIGN_OR_RETURN(std::string jwe, jose::EncryptFlattened(*token->tee_key, value.Expose(), eo));
+  std::string jwe;
+  {
+    VHSM_ASSIGN_OR_RETURN(SecretBytes value, store_.OpenResource(sealed));
+    jose::JweEncryptOptions eo;
+    eo.alg = token->jwe_alg;
+    eo.enc = jose::JweEnc::kA256Gcm;
+    VHSM_ASSIGN_OR_RETURN(jwe, jose::EncryptFlattened(*token->tee_key, value.Expose(), eo));
+  }  // the clear value is wiped here, before waiting for the audit commit
 
   json rec = AuditBase(*token, resource);
   rec["event"] = "release";
   rec["decision"] = "release";
   rec["rule"] = "policy:" + policy->key;
-  rec["version"] = info.version;
-  VHSM_RETURN_IF_ERROR(store_.audit().Append(jose::DumpJson(rec)));
+  rec["version"] = sealed.info.version;
+  // The JWE leaves only once this record is committed; a failed commit answers 503 instead.
+  VHSM_RETURN_IF_ERROR(audit_writer_->Append(jose::DumpJson(rec)).status());
   if (releases_) releases_->Inc({resource, policy->key});
   return http::Response::Json(std::move(jwe));
 }
@@ -174,7 +181,7 @@ Result<http::Response> ProvisioningService::PutResource(const http::Request& req
   VHSM_ASSIGN_OR_RETURN(ResourceInfo info, store_.PutResource(rp, AsBytes(body)));
   json rec{{"event", "admin.put_resource"}, {"actor", actor}, {"resource", info.path}, {"version", info.version},
            {"size_bytes", info.size_bytes}};
-  VHSM_RETURN_IF_ERROR(store_.audit().Append(jose::DumpJson(rec)));
+  VHSM_RETURN_IF_ERROR(audit_writer_->Append(jose::DumpJson(rec)).status());
   return http::Response::Json(jose::DumpJson(info.ToJson()), info.version == 1 ? 201 : 200);
 }
 
@@ -183,7 +190,7 @@ Result<http::Response> ProvisioningService::DeleteResource(const http::Request& 
   VHSM_ASSIGN_OR_RETURN(ResourcePath rp, ParseResourcePath(req.path_param(1)));
   VHSM_RETURN_IF_ERROR(store_.DeleteResource(rp));
   json rec{{"event", "admin.delete_resource"}, {"actor", actor}, {"resource", rp.ToString()}};
-  VHSM_RETURN_IF_ERROR(store_.audit().Append(jose::DumpJson(rec)));
+  VHSM_RETURN_IF_ERROR(audit_writer_->Append(jose::DumpJson(rec)).status());
   return http::Response::NoContent();
 }
 
@@ -193,7 +200,7 @@ Result<http::Response> ProvisioningService::PutPolicy(const http::Request& req) 
   VHSM_ASSIGN_OR_RETURN(ReleasePolicy policy, ReleasePolicy::Parse(req.body()));
   VHSM_RETURN_IF_ERROR(store_.PutPolicy(key, policy));
   json rec{{"event", "admin.put_policy"}, {"actor", actor}, {"policy_path", key}, {"policy", policy.canonical_text()}};
-  VHSM_RETURN_IF_ERROR(store_.audit().Append(jose::DumpJson(rec)));
+  VHSM_RETURN_IF_ERROR(audit_writer_->Append(jose::DumpJson(rec)).status());
   return http::Response::Json(jose::DumpJson(json{{"path", key}, {"policy", json::parse(policy.canonical_text(), nullptr, false)}}));
 }
 
@@ -209,7 +216,7 @@ Result<http::Response> ProvisioningService::DeletePolicy(const http::Request& re
   VHSM_ASSIGN_OR_RETURN(std::string key, ParsePolicyTarget(req.path_param(1)));
   VHSM_RETURN_IF_ERROR(store_.DeletePolicy(key));
   json rec{{"event", "admin.delete_policy"}, {"actor", actor}, {"policy_path", key}};
-  VHSM_RETURN_IF_ERROR(store_.audit().Append(jose::DumpJson(rec)));
+  VHSM_RETURN_IF_ERROR(audit_writer_->Append(jose::DumpJson(rec)).status());
   return http::Response::NoContent();
 }
 
@@ -239,6 +246,12 @@ Result<http::Response> ProvisioningService::ReadAudit(const http::Request& req) 
   }
   return http::Response::Json(
       jose::DumpJson(json{{"entries", std::move(arr)}, {"head", {{"seq", head.seq}, {"hash", HexEncode(head.hash)}}}}));
+}
+
+Result<http::Response> ProvisioningService::ReadAuditHead(const http::Request& req) {
+  VHSM_ASSIGN_OR_RETURN(std::string actor, Admin(req));
+  VHSM_ASSIGN_OR_RETURN(store::ChainHead head, store_.audit().Head());
+  return http::Response::Json(FormatAuditHead(head));
 }
 
 }  // namespace vhsm::provisioning

@@ -4,14 +4,16 @@
 // foreign issuer, no TEE key; 400: TEE key type we cannot wrap to), the path (400: not three
 // segments of [A-Za-z0-9._-], "." / ".." / over-long), the resource (404, only once the token is
 // valid), ear.status == "affirming" and the most specific release policy (403 naming the rule;
-// no policy = default deny). A release or denial is appended to the hash-chained audit log
-// before the answer is sent; if that append fails (database gone) the answer is 503 and nothing
-// is released. The secret leaves only as a flattened JWE to the token's TEE key (ECDH-ES+A256KW
+// no policy = default deny). The stored value is decrypted only after the policy allowed the
+// release. A release or denial is appended to the hash-chained audit log and committed before
+// the answer is sent (group commit, audit_writer.h: concurrent requests share one transaction);
+// if that commit fails (database gone) the answer is 503 and nothing is released. The secret leaves only as a flattened JWE to the token's TEE key (ECDH-ES+A256KW
 // for EC P-256/384/521, RSA-OAEP-256 for RSA; enc A256GCM).
 // Admin (Bearer JWT signed ES256 or EdDSA by the admin key, exp at most 1 h ahead):
 //   PUT|POST|DELETE /kbs/v0/resource/<repo>/<type>/<tag>   raw bytes, > max_resource_bytes: 413
 //   PUT|GET|DELETE  /kbs/v0/resource-policy/<repo>[/<type>[/<tag>]]
-//   GET /kbs/v0/resources (metadata only), GET /kbs/v0/audit?after=SEQ&limit=N
+//   GET /kbs/v0/resources (metadata only), GET /kbs/v0/audit?after=SEQ&limit=N,
+//   GET /kbs/v0/audit/head ({"hash":HEX,"seq":N}, to keep elsewhere for `vhsm audit verify`)
 // Metrics: vhsm_provisiond_releases_total{resource,policy}, vhsm_provisiond_denials_total
 // {resource,rule}, vhsm_provisiond_token_rejections_total{reason}. /healthz runs a query on the
 // store (503 when it is unreachable). Stateless apart from the JWKS cache: replicas behind a load
@@ -29,6 +31,7 @@
 #include "base/status.h"
 #include "crypto/keys.h"
 #include "http/server.h"
+#include "services/provisioning/audit_writer.h"
 #include "services/provisioning/ear_token.h"
 #include "services/provisioning/provisioning_store.h"
 
@@ -55,9 +58,16 @@ class ProvisioningService {
   // Routes, metrics and the health check on `server` (before server.Start()).
   void Register(http::Server& server);
 
+  // Group-commit figures of the audit log (records, transactions, largest batch).
+  AuditWriterStats audit_stats() const { return audit_writer_->stats(); }
+
  private:
   ProvisioningService(ServiceOptions options, const Clock& clock, ProvisioningStore& store, TokenVerifier& verifier)
-      : options_(std::move(options)), clock_(clock), store_(store), verifier_(verifier) {}
+      : options_(std::move(options)),
+        clock_(clock),
+        store_(store),
+        verifier_(verifier),
+        audit_writer_(std::make_unique<AuditWriter>(store.audit())) {}
 
   Result<http::Response> Release(const http::Request& req);
   Result<http::Response> PutResource(const http::Request& req);
@@ -67,6 +77,7 @@ class ProvisioningService {
   Result<http::Response> DeletePolicy(const http::Request& req);
   Result<http::Response> ListResources(const http::Request& req);
   Result<http::Response> ReadAudit(const http::Request& req);
+  Result<http::Response> ReadAuditHead(const http::Request& req);
 
   // The admin token's subject ("admin" when it has none), or kUnauthenticated.
   Result<std::string> Admin(const http::Request& req);
@@ -79,6 +90,7 @@ class ProvisioningService {
   const Clock& clock_;
   ProvisioningStore& store_;
   TokenVerifier& verifier_;
+  std::unique_ptr<AuditWriter> audit_writer_;  // every audit append goes through it
   http::Counter* releases_ = nullptr;
   http::Counter* denials_ = nullptr;
   http::Counter* token_rejections_ = nullptr;

@@ -71,6 +71,8 @@ class Instance {
   const std::string& url() const { return url_; }
   http::Server& server() { return *server_; }
   store::Database& db() { return *db_; }
+  ProvisioningStore& store() { return *store_; }
+  ProvisioningService& service() { return *service_; }
   const std::string& store_url() const { return store_url_; }
 
  private:

@@ -1,0 +1,344 @@
+// provisiond_audit_test.cc: the audit path of vhsm-provisiond. Group commit (AuditWriter over
+// HashChainLog::AppendBatch): concurrent appends share transactions, the chain stays linear and
+// intact, a failed commit fails every record of its batch and stores none of them. The value is
+// decrypted only after the policy allowed the release (a denied request never opens it, even when
+// the stored ciphertext is damaged). Truncation of the newest records is detected against a head
+// kept elsewhere (`vhsm audit head`, GET /kbs/v0/audit/head, `vhsm audit verify --head-file` /
+// `--head --count`), and a grown chain still passes.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sys/wait.h>
+#include <thread>
+#include <vector>
+
+#include "base/bytes.h"
+#include "base/file.h"
+#include "provisiond_fixture.h"
+#include "services/provisioning/audit_verify.h"
+#include "services/provisioning/audit_writer.h"
+#include "store/hash_chain.h"
+#include "testing/status_matchers.h"
+
+namespace vhsm::provisioning::testing {
+namespace {
+
+using nlohmann::json;
+using ::testing::HasSubstr;
+
+const std::string kAllow = R"({"claim":"/submods/cpu0/ear.status","equals":"affirming"})";
+const std::string kRes = "/kbs/v0/resource/";
+
+crypto::PrivateKey P256() {
+  auto k = crypto::PrivateKey::GenerateEc(crypto::EcCurve::kP256);
+  VHSM_CHECK(k.ok(), "P-256");
+  return std::move(*k);
+}
+
+std::string Record(int thread, int i) {
+  return json{{"event", "test"}, {"thread", thread}, {"i", i}}.dump();
+}
+
+// Holds SQLite's write lock from a separate connection until Release().
+class WriteLockHolder {
+ public:
+  explicit WriteLockHolder(const std::string& url) {
+    auto db = store::Open(url);
+    VHSM_CHECK(db.ok(), "second connection");
+    db_ = std::move(*db);
+    auto tx = db_->Begin();
+    VHSM_CHECK(tx.ok(), "BEGIN IMMEDIATE");
+    tx_.emplace(std::move(*tx));
+  }
+  void Release() { tx_.reset(); }
+
+ private:
+  std::unique_ptr<store::Database> db_;
+  std::optional<store::Transaction> tx_;
+};
+
+TEST(AuditWriterTest, ConcurrentAppendsShareTransactionsAndKeepOneLinearChain) {
+  testdata::TempDir dir;
+  const std::string url = "sqlite:" + dir.Join("audit.db");
+  store::OpenOptions oo;  // synchronous=FULL, as in production
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<store::Database> db, store::Open(url, oo));
+  FixedClock clock(kNow);
+  ASSERT_OK_AND_ASSIGN(store::HashChainLog log, store::HashChainLog::Open(*db, "prov_audit", clock));
+  AuditWriter writer(log);
+
+  // The first writer blocks on the held lock with a batch of one; everything else queues behind
+  // it and goes out in the next transaction(s), so batching is observed deterministically.
+  WriteLockHolder holder(url);
+  constexpr int kThreads = 8, kPerThread = 25;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  std::mutex seqs_mu;
+  std::set<int64_t> seqs;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        Result<store::ChainEntry> e = writer.Append(Record(t, i));
+        if (!e.ok()) {
+          ++failures;
+          continue;
+        }
+        std::lock_guard<std::mutex> l(seqs_mu);
+        seqs.insert(e->seq);
+      }
+    });
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (writer.queued() < kThreads - 1 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(writer.queued(), static_cast<size_t>(kThreads - 1));
+  holder.Release();
+  for (std::thread& t : threads) t.join();
+
+  EXPECT_EQ(failures.load(), 0);
+  const int64_t total = kThreads * kPerThread;
+  ASSERT_EQ(seqs.size(), static_cast<size_t>(total));  // every caller got its own entry
+  EXPECT_EQ(*seqs.begin(), 1);
+  EXPECT_EQ(*seqs.rbegin(), total);
+  AuditWriterStats st = writer.stats();
+  EXPECT_EQ(st.records, total);
+  EXPECT_LT(st.batches, total);
+  EXPECT_GE(st.max_batch, kThreads - 1);
+  ASSERT_OK_AND_ASSIGN(store::ChainVerification v, log.Verify());
+  EXPECT_TRUE(v.intact()) << v.problem;
+  EXPECT_EQ(v.entries, total);
+}
+
+TEST(AuditWriterTest, FailedCommitFailsTheWholeBatchAndStoresNothing) {
+  testdata::TempDir dir;
+  const std::string url = "sqlite:" + dir.Join("audit.db");
+  store::OpenOptions oo;
+  oo.busy_timeout_ms = 20;
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<store::Database> db, store::Open(url, oo));
+  FixedClock clock(kNow);
+  ASSERT_OK_AND_ASSIGN(store::HashChainLog log, store::HashChainLog::Open(*db, "prov_audit", clock));
+  AuditWriter writer(log);
+  ASSERT_OK(writer.Append(Record(0, 0)).status());
+
+  WriteLockHolder holder(url);  // the database stays locked past every retry
+  std::vector<std::thread> threads;
+  std::atomic<int> unavailable{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      Result<store::ChainEntry> e = writer.Append(Record(t, 1));
+      if (!e.ok() && e.status().code() == StatusCode::kUnavailable) ++unavailable;
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  holder.Release();
+  EXPECT_EQ(unavailable.load(), 4);
+  EXPECT_GE(writer.stats().failed_batches, 1);
+  ASSERT_OK_AND_ASSIGN(store::ChainHead head, log.Head());
+  EXPECT_EQ(head.seq, 1);  // none of the failed records was stored
+  // The writer recovers once the database does.
+  ASSERT_OK_AND_ASSIGN(store::ChainEntry next, writer.Append(Record(9, 9)));
+  EXPECT_EQ(next.seq, 2);
+  ASSERT_OK_AND_ASSIGN(store::ChainVerification v, log.Verify());
+  EXPECT_TRUE(v.intact()) << v.problem;
+}
+
+TEST(AuditWriterTest, RejectsRecordsThatAreNotJsonObjects) {
+  testdata::TempDir dir;
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<store::Database> db, store::Open("sqlite:" + dir.Join("a.db")));
+  FixedClock clock(kNow);
+  ASSERT_OK_AND_ASSIGN(store::HashChainLog log, store::HashChainLog::Open(*db, "prov_audit", clock));
+  AuditWriter writer(log);
+  EXPECT_THAT(writer.Append("[1]"), StatusIs(StatusCode::kInvalidArgument, HasSubstr("object")));
+  EXPECT_THAT(writer.Append("{"), StatusIs(StatusCode::kInvalidArgument, HasSubstr("JSON")));
+  ASSERT_OK_AND_ASSIGN(store::ChainHead head, log.Head());
+  EXPECT_EQ(head.seq, 0);
+}
+
+TEST(HashChainBatchTest, BatchEntriesChainLikeSingleAppends) {
+  testdata::TempDir dir;
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<store::Database> db, store::Open("sqlite:" + dir.Join("a.db")));
+  FixedClock clock(kNow);
+  ASSERT_OK_AND_ASSIGN(store::HashChainLog log, store::HashChainLog::Open(*db, "chain", clock));
+  ASSERT_OK_AND_ASSIGN(store::ChainEntry first, log.Append(R"({"b":1,"a":2})"));
+  std::vector<store::CanonicalRecord> batch;
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_OK_AND_ASSIGN(store::CanonicalRecord r, store::MakeCanonicalRecord(Record(1, i)));
+    batch.push_back(std::move(r));
+  }
+  ASSERT_OK_AND_ASSIGN(std::vector<store::ChainEntry> entries, log.AppendBatch(batch));
+  ASSERT_EQ(entries.size(), 3u);
+  Bytes prev = first.hash;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    EXPECT_EQ(entries[i].seq, static_cast<int64_t>(i + 2));
+    EXPECT_EQ(entries[i].prev_hash, prev);
+    EXPECT_EQ(entries[i].hash, store::ChainEntryHash(prev, entries[i].seq, kNow, entries[i].record));
+    prev = entries[i].hash;
+  }
+  ASSERT_OK_AND_ASSIGN(std::vector<store::ChainEntry> none, log.AppendBatch({}));
+  EXPECT_TRUE(none.empty());
+  ASSERT_OK_AND_ASSIGN(store::ChainVerification v, log.Verify());
+  EXPECT_TRUE(v.intact());
+  EXPECT_EQ(v.entries, 4);
+}
+
+TEST_F(ProvisiondTest, ValueIsDecryptedOnlyAfterThePolicyAllows) {
+  auto inst = Start();
+  ASSERT_TRUE(inst);
+  PutResource(*inst, "repo/key/a", "secret");
+  PutPolicy(*inst, "repo", R"({"claim":"/submods/cpu0/ear.veraison.annotated-evidence/vmpl","equals":1})");
+  auto tee = P256();
+  const std::string token = issuer_->MintEar(tee.Public());  // vmpl 0: denied
+  const int64_t opened_before = inst->store().values_opened();
+  EXPECT_EQ(Get(*inst, kRes + "repo/key/a", token).status, 403);
+  EXPECT_EQ(inst->store().values_opened(), opened_before);
+
+  // A damaged ciphertext is not even looked at for a denied request (403, not a data-loss error)...
+  ASSERT_OK(inst->db().Exec("UPDATE prov_resources SET value = X'00112233445566778899aabbccddeeff0011223344556677'"
+                            " WHERE path = 'repo/key/a'")
+                .status());
+  http::ClientResponse denied = Get(*inst, kRes + "repo/key/a", token);
+  EXPECT_EQ(denied.status, 403) << denied.body;
+  EXPECT_EQ(inst->store().values_opened(), opened_before);
+  // ...and is opened (and fails) only once the policy allows the release.
+  PutPolicy(*inst, "repo", kAllow);
+  http::ClientResponse allowed = Get(*inst, kRes + "repo/key/a", token);
+  EXPECT_EQ(allowed.status, 500) << allowed.body;
+  EXPECT_THAT(allowed.body, HasSubstr("data-loss"));  // details stay in the server log
+  EXPECT_EQ(inst->store().values_opened(), opened_before + 1);
+}
+
+TEST_F(ProvisiondTest, ReleasesUnderLoadAreEachAuditedInOneIntactChain) {
+  auto inst = Start();
+  ASSERT_TRUE(inst);
+  PutResource(*inst, "repo/key/a", "secret");
+  PutPolicy(*inst, "repo", kAllow);
+  auto tee = P256();
+  const std::string token = issuer_->MintEar(tee.Public());
+  constexpr int kThreads = 4, kPerThread = 20;
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      auto c = ClientFor(inst->url());
+      for (int i = 0; i < kPerThread; ++i) {
+        if (Send(*c, "GET", kRes + "repo/key/a", token).status == 200) ++ok;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(ok.load(), kThreads * kPerThread);
+  AuditWriterStats st = inst->service().audit_stats();
+  EXPECT_EQ(st.records, kThreads * kPerThread + 2);  // + put_resource + put_policy
+  ASSERT_OK_AND_ASSIGN(store::ChainVerification v, VerifyAuditStore(inst->store_url(), clock_));
+  EXPECT_TRUE(v.intact()) << v.problem;
+  EXPECT_EQ(v.entries, kThreads * kPerThread + 2);
+}
+
+TEST(AuditHeadTest, ParsesAndFormats) {
+  store::ChainHead h{7, Bytes(32, 0xab)};
+  const std::string text = FormatAuditHead(h);
+  std::string hex;
+  for (int i = 0; i < 32; ++i) hex += "ab";
+  EXPECT_EQ(text, R"({"hash":")" + hex + R"(","seq":7})");
+  ASSERT_OK_AND_ASSIGN(store::ChainHead back, ParseAuditHead(" " + text + "\n"));
+  EXPECT_EQ(back.seq, 7);
+  EXPECT_EQ(back.hash, h.hash);
+  EXPECT_THAT(ParseAuditHead("{}"), StatusIs(StatusCode::kInvalidArgument, HasSubstr("seq")));
+  EXPECT_THAT(ParseAuditHead(R"({"seq":1})"), StatusIs(StatusCode::kInvalidArgument, HasSubstr("hash")));
+  EXPECT_THAT(ParseAuditHead(R"({"seq":1,"hash":"abcd"})"), StatusIs(StatusCode::kInvalidArgument, HasSubstr("64")));
+  EXPECT_THAT(ParseAuditHead(R"({"seq":-1,"hash":")" + std::string(64, '0') + "\"}"),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("count")));
+  EXPECT_THAT(ParseAuditHead(std::string(5000, ' ')), StatusIs(StatusCode::kInvalidArgument, HasSubstr("4096")));
+  EXPECT_THAT(MakeAuditHead(std::string(64, 'g'), 1), StatusIs(StatusCode::kInvalidArgument, HasSubstr("hex")));
+}
+
+int RunCli(const std::string& args) {
+  const std::string cmd = testdata::BuildDir() + "/bin/vhsm " + args + " >/dev/null 2>&1";
+  int rc = std::system(cmd.c_str());
+  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+std::string RunCliOutput(const std::string& args, int* rc) {
+  testdata::TempDir dir;
+  const std::string out = dir.Join("out");
+  const std::string cmd = testdata::BuildDir() + "/bin/vhsm " + args + " >" + out + " 2>/dev/null";
+  int r = std::system(cmd.c_str());
+  *rc = WIFEXITED(r) ? WEXITSTATUS(r) : -1;
+  return ReadFileText(out).value_or("");
+}
+
+TEST_F(ProvisiondTest, TruncationIsDetectedAgainstAKeptHead) {
+  auto inst = Start();
+  ASSERT_TRUE(inst);
+  PutResource(*inst, "repo/key/a", "A");
+  PutPolicy(*inst, "repo", kAllow);
+  auto tee = P256();
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(Get(*inst, kRes + "repo/key/a", issuer_->MintEar(tee.Public())).status, 200);
+  const std::string url = inst->store_url();
+
+  // The head from the admin API equals the store's; keep it.
+  http::ClientResponse hr = Admin(*inst, "GET", "/kbs/v0/audit/head");
+  ASSERT_EQ(hr.status, 200) << hr.body;
+  ASSERT_OK_AND_ASSIGN(store::ChainHead kept, ParseAuditHead(hr.body));
+  EXPECT_EQ(kept.seq, 5);
+  ASSERT_OK_AND_ASSIGN(store::ChainHead direct, ReadAuditHead(url, clock_));
+  EXPECT_EQ(direct.hash, kept.hash);
+  EXPECT_EQ(Send(*ClientFor(inst->url()), "GET", "/kbs/v0/audit/head", "").status, 401);
+
+  // More releases after the head was taken: the chain grew, still consistent with the head.
+  EXPECT_EQ(Get(*inst, kRes + "repo/key/a", issuer_->MintEar(tee.Public())).status, 200);
+  ASSERT_OK_AND_ASSIGN(store::ChainVerification grown, VerifyAuditStore(url, clock_, kept));
+  EXPECT_TRUE(grown.intact()) << grown.problem;
+  EXPECT_EQ(grown.entries, 6);
+
+  testdata::TempDir dir;
+  const std::string head_file = dir.Join("head.json");
+  const bool have_cli = FileExists(testdata::BuildDir() + "/bin/vhsm");
+  if (have_cli) {
+    int rc = -1;
+    std::string printed = RunCliOutput("audit head --store " + url, &rc);
+    EXPECT_EQ(rc, 0);
+    ASSERT_OK_AND_ASSIGN(store::ChainHead cli_head, ParseAuditHead(printed));
+    EXPECT_EQ(cli_head.seq, 6);
+    std::ofstream(head_file) << FormatAuditHead(kept) << "\n";
+    EXPECT_EQ(RunCli("audit verify --store " + url + " --head-file " + head_file), 0);
+    EXPECT_EQ(RunCli("audit verify --store " + url + " --head " + HexEncode(kept.hash) + " --count 5"), 0);
+  }
+
+  // Truncate the newest records (4..6): the chain alone still verifies...
+  ASSERT_OK(inst->db().Exec("DELETE FROM prov_audit WHERE seq >= 4").status());
+  ASSERT_OK_AND_ASSIGN(store::ChainVerification alone, VerifyAuditStore(url, clock_));
+  EXPECT_TRUE(alone.intact());
+  // ...but not against the kept head.
+  ASSERT_OK_AND_ASSIGN(store::ChainVerification truncated, VerifyAuditStore(url, clock_, kept));
+  EXPECT_FALSE(truncated.intact());
+  EXPECT_EQ(truncated.first_bad_seq, 4);
+  EXPECT_THAT(truncated.problem, HasSubstr("truncated"));
+  // A head whose hash differs at its seq (history rewritten) is reported too.
+  store::ChainHead wrong{3, Bytes(32, 0x5a)};
+  ASSERT_OK_AND_ASSIGN(store::ChainVerification rewritten, VerifyAuditStore(url, clock_, wrong));
+  EXPECT_EQ(rewritten.first_bad_seq, 3);
+  EXPECT_THAT(rewritten.problem, HasSubstr("rewritten"));
+
+  if (have_cli) {
+    EXPECT_EQ(RunCli("audit verify --store " + url), 0);
+    EXPECT_EQ(RunCli("audit verify --store " + url + " --head-file " + head_file), 1);
+    EXPECT_EQ(RunCli("audit verify --store " + url + " --head " + HexEncode(kept.hash) + " --count 5"), 1);
+    EXPECT_EQ(RunCli("audit verify --store " + url + " --head " + HexEncode(kept.hash)), 2);  // --count missing
+    EXPECT_EQ(RunCli("audit verify --store " + url + " --head abc --count 5"), 2);
+    EXPECT_EQ(RunCli("audit verify --store " + url + " --head-file " + dir.Join("missing")), 2);
+    std::ofstream(dir.Join("bad.json")) << "not json";
+    EXPECT_EQ(RunCli("audit verify --store " + url + " --head-file " + dir.Join("bad.json")), 2);
+    EXPECT_EQ(RunCli("audit head --store sqlite:/nonexistent/dir/x.db"), 2);
+  } else {
+    GTEST_SKIP() << "vhsm CLI not built (build target vhsm); library checks ran";
+  }
+}
+
+}  // namespace
+}  // namespace vhsm::provisioning::testing
