@@ -16,7 +16,9 @@ namespace vhsm::ipc {
 
 inline constexpr size_t kMaxAttributes = 128;           // per template
 inline constexpr size_t kMaxAttributeValue = 64 << 10;  // bytes per attribute value
-inline constexpr size_t kMaxBlob = 2u << 20;            // data / signature / ciphertext
+// data / signature / ciphertext: also the largest multi-part input, which the client collects
+// and sends at Final (docs/vhsm.md, "Multi-part operations").
+inline constexpr size_t kMaxBlob = 12u << 20;
 
 // One attribute of a template as it crosses the wire. `has_value` false means the client passed a
 // NULL pValue (a length query for C_GetAttributeValue).

@@ -18,8 +18,9 @@ namespace vhsm::ipc {
 inline constexpr uint32_t kMagic = 0x4d534856;  // "VHSM" little-endian
 inline constexpr uint16_t kProtocolVersion = 1;
 inline constexpr size_t kHeaderSize = 16;
-// 4 MiB: large enough for a C_FindObjects reply of 100k handles (8 bytes each) plus slack.
-inline constexpr uint32_t kMaxPayload = 4u << 20;
+// 16 MiB: a kMaxBlob (12 MiB) data field plus mechanism/template slack, and a C_FindObjects reply
+// of 100k handles. Readers grow their buffer with the bytes received (ipc::ReadFrame).
+inline constexpr uint32_t kMaxPayload = 16u << 20;
 
 enum class Opcode : uint16_t {
   kHello = 1,

@@ -1,5 +1,7 @@
 #include "ipc/transport.h"
 
+#include <algorithm>
+
 #include <errno.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -39,9 +41,14 @@ Result<Frame> ReadFrame(int fd) {
   VHSM_RETURN_IF_ERROR(ReadExact(fd, hdr, kHeaderSize, "frame header"));
   Frame f;
   VHSM_ASSIGN_OR_RETURN(f.header, DecodeHeader(ByteSpan(hdr, kHeaderSize)));
-  f.payload.resize(f.header.payload_len);
-  if (f.header.payload_len > 0) {
-    VHSM_RETURN_IF_ERROR(ReadExact(fd, f.payload.data(), f.payload.size(), "frame payload"));
+  // The buffer grows with the bytes that actually arrive (1 MiB steps), so a header that merely
+  // claims a large payload costs no memory.
+  constexpr size_t kStep = 1u << 20;
+  const size_t total = f.header.payload_len;
+  while (f.payload.size() < total) {
+    const size_t have = f.payload.size();
+    f.payload.resize(have + std::min(kStep, total - have));
+    VHSM_RETURN_IF_ERROR(ReadExact(fd, f.payload.data() + have, f.payload.size() - have, "frame payload"));
   }
   return f;
 }

@@ -105,7 +105,19 @@ CK_RV FlattenTemplate(const CK_ATTRIBUTE* t, CK_ULONG n, bool with_values, ipc::
     ipc::WireAttribute a;
     a.type = t[i].type;
     a.has_value = t[i].pValue != nullptr;
-    if (with_values && a.has_value) {
+    if (with_values && a.has_value && ipc::IsArrayAttribute(a.type)) {
+      // CKA_WRAP_TEMPLATE etc.: pValue is a CK_ATTRIBUTE array (one level; no nested arrays).
+      if (t[i].ulValueLen % sizeof(CK_ATTRIBUTE) != 0) return CKR_ATTRIBUTE_VALUE_INVALID;
+      const CK_ULONG inner_n = t[i].ulValueLen / sizeof(CK_ATTRIBUTE);
+      const auto* inner = static_cast<const CK_ATTRIBUTE*>(t[i].pValue);
+      for (CK_ULONG j = 0; j < inner_n && j <= ipc::kMaxAttributes; ++j) {
+        if (ipc::IsArrayAttribute(inner[j].type)) return CKR_ATTRIBUTE_VALUE_INVALID;
+      }
+      ipc::WireTemplate flat;
+      if (CK_RV rv = FlattenTemplate(inner, inner_n, true, &flat); rv != CKR_OK) return rv;
+      a.value = ipc::EncodeAttrArray(flat);
+      if (a.value.size() > ipc::kMaxAttributeValue) return CKR_ATTRIBUTE_VALUE_INVALID;
+    } else if (with_values && a.has_value) {
       if (t[i].ulValueLen > ipc::kMaxAttributeValue) return CKR_ATTRIBUTE_VALUE_INVALID;
       const auto* v = static_cast<const uint8_t*>(t[i].pValue);
       a.value.assign(v, v + t[i].ulValueLen);
@@ -115,6 +127,37 @@ CK_RV FlattenTemplate(const CK_ATTRIBUTE* t, CK_ULONG n, bool with_values, ipc::
     out->push_back(std::move(a));
   }
   return CKR_OK;
+}
+
+CK_RV DeliverAttrArray(ByteSpan encoded, CK_ATTRIBUTE* out) {
+  Result<ipc::WireTemplate> inner = ipc::DecodeAttrArray(encoded);
+  if (!inner.ok()) return CKR_DEVICE_ERROR;
+  const CK_ULONG need = static_cast<CK_ULONG>(inner->size() * sizeof(CK_ATTRIBUTE));
+  if (out->pValue == nullptr) {
+    out->ulValueLen = need;
+    return CKR_OK;
+  }
+  if (out->ulValueLen < need) {
+    out->ulValueLen = CK_UNAVAILABLE_INFORMATION;
+    return CKR_BUFFER_TOO_SMALL;
+  }
+  CK_RV rv = CKR_OK;
+  auto* arr = static_cast<CK_ATTRIBUTE*>(out->pValue);
+  for (size_t j = 0; j < inner->size(); ++j) {
+    const Bytes& v = (*inner)[j].value;
+    arr[j].type = (*inner)[j].type;
+    if (arr[j].pValue == nullptr) {
+      arr[j].ulValueLen = v.size();
+    } else if (arr[j].ulValueLen < v.size()) {
+      arr[j].ulValueLen = CK_UNAVAILABLE_INFORMATION;
+      rv = CKR_BUFFER_TOO_SMALL;
+    } else {
+      if (!v.empty()) std::memcpy(arr[j].pValue, v.data(), v.size());
+      arr[j].ulValueLen = v.size();
+    }
+  }
+  out->ulValueLen = need;
+  return rv;
 }
 
 CK_RV DeliverOutput(ByteSpan result, CK_BYTE_PTR out, CK_ULONG_PTR out_len, bool* done) {
@@ -375,7 +418,7 @@ CK_RV OpRun(CK_SESSION_HANDLE h, Kind k, const Op& op, ByteSpan data, Bytes* out
   w.PutBytes(data);
   VHSM_RPC(OpcodeOf(k), w, r);
   if (rpc_rv_ != CKR_OK) return rpc_rv_;
-  VHSM_READ(ByteSpan b, r.GetBytes("output"));
+  VHSM_READ(ByteSpan b, r.GetBytes("output", ipc::kMaxPayload));
   out->assign(b.begin(), b.end());
   return CKR_OK;
 }
@@ -796,6 +839,10 @@ VHSM_EXPORT CK_RV C_GetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj,
       if (arv != CKR_OK) {
         tmpl[i].ulValueLen = CK_UNAVAILABLE_INFORMATION;
         overall = arv;  // CKR_ATTRIBUTE_SENSITIVE or CKR_ATTRIBUTE_TYPE_INVALID
+        continue;
+      }
+      if (ipc::IsArrayAttribute(tmpl[i].type)) {
+        if (CK_RV rv = DeliverAttrArray(v, &tmpl[i]); rv != CKR_OK && overall == CKR_OK) overall = rv;
         continue;
       }
       if (tmpl[i].pValue == nullptr) {

@@ -18,6 +18,12 @@ CK_RV FlattenMechanism(const CK_MECHANISM* m, ipc::WireMechanism* out);
 // above the wire limit.
 CK_RV FlattenTemplate(const CK_ATTRIBUTE* t, CK_ULONG n, bool with_values, ipc::WireTemplate* out);
 
+// C_GetAttributeValue of an attribute-array attribute (CKA_WRAP_TEMPLATE, ...): `encoded` is the
+// daemon's ipc::EncodeAttrArray value. pValue == NULL → ulValueLen = count * sizeof(CK_ATTRIBUTE);
+// a shorter array → CK_UNAVAILABLE_INFORMATION + CKR_BUFFER_TOO_SMALL; else each entry gets its
+// type and, per the same rules, its value (CKR_BUFFER_TOO_SMALL if any inner buffer is short).
+CK_RV DeliverAttrArray(ByteSpan encoded, CK_ATTRIBUTE* out);
+
 // The PKCS#11 output convention (spec 5.2): out == NULL → length only (CKR_OK, keep result);
 // short buffer → CKR_BUFFER_TOO_SMALL with the needed length (keep result); else copy.
 // `done` is set when the result was delivered and the operation ends.

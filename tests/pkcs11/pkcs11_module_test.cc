@@ -53,6 +53,57 @@ TEST(FlattenTemplateTest, CopiesValuesAndFlagsNullBuffers) {
   EXPECT_FALSE(w[1].has_value);
 }
 
+TEST(FlattenTemplateTest, AttributeArraysTravelAsInnerTemplates) {
+  CK_KEY_TYPE kt = CKK_AES;
+  CK_BBOOL t = CK_TRUE;
+  CK_ATTRIBUTE inner[] = {{CKA_KEY_TYPE, &kt, sizeof(kt)}, {CKA_EXTRACTABLE, &t, 1}};
+  CK_ATTRIBUTE a[] = {{CKA_WRAP_TEMPLATE, inner, sizeof(inner)}};
+  ipc::WireTemplate w;
+  ASSERT_EQ(FlattenTemplate(a, 1, true, &w), CKR_OK);
+  ASSERT_OK_AND_ASSIGN(ipc::WireTemplate back, ipc::DecodeAttrArray(w[0].value));
+  ASSERT_EQ(back.size(), 2u);
+  EXPECT_EQ(back[0].type, CKA_KEY_TYPE);
+  EXPECT_EQ(back[0].value.size(), sizeof(CK_KEY_TYPE));
+  EXPECT_EQ(back[1].value, Bytes{1});
+  // Length not a multiple of CK_ATTRIBUTE, and a nested array, are invalid values.
+  CK_ATTRIBUTE ragged[] = {{CKA_WRAP_TEMPLATE, inner, sizeof(inner) - 1}};
+  EXPECT_EQ(FlattenTemplate(ragged, 1, true, &w), CKR_ATTRIBUTE_VALUE_INVALID);
+  CK_ATTRIBUTE nested[] = {{CKA_UNWRAP_TEMPLATE, a, sizeof(a)}};
+  EXPECT_EQ(FlattenTemplate(nested, 1, true, &w), CKR_ATTRIBUTE_VALUE_INVALID);
+}
+
+TEST(DeliverAttrArrayTest, CountThenLengthsThenValues) {
+  const Bytes label = {'a', 'b', 'c'};
+  Bytes encoded = ipc::EncodeAttrArray({{CKA_LABEL, true, label}, {CKA_TOKEN, true, {1}}});
+  CK_ATTRIBUTE out = {CKA_UNWRAP_TEMPLATE, nullptr, 0};
+  ASSERT_EQ(DeliverAttrArray(encoded, &out), CKR_OK);
+  EXPECT_EQ(out.ulValueLen, 2 * sizeof(CK_ATTRIBUTE));
+  CK_ATTRIBUTE arr[2] = {};
+  out.pValue = arr;
+  out.ulValueLen = sizeof(CK_ATTRIBUTE);  // too short for two entries
+  EXPECT_EQ(DeliverAttrArray(encoded, &out), CKR_BUFFER_TOO_SMALL);
+  EXPECT_EQ(out.ulValueLen, CK_UNAVAILABLE_INFORMATION);
+  out.ulValueLen = sizeof(arr);
+  ASSERT_EQ(DeliverAttrArray(encoded, &out), CKR_OK);  // lengths only (NULL inner buffers)
+  EXPECT_EQ(arr[0].type, CKA_LABEL);
+  EXPECT_EQ(arr[0].ulValueLen, 3u);
+  EXPECT_EQ(arr[1].ulValueLen, 1u);
+  CK_BYTE lbuf[2], tbuf[1];
+  arr[0].pValue = lbuf;
+  arr[0].ulValueLen = sizeof(lbuf);
+  arr[1].pValue = tbuf;
+  arr[1].ulValueLen = 1;
+  EXPECT_EQ(DeliverAttrArray(encoded, &out), CKR_BUFFER_TOO_SMALL);
+  EXPECT_EQ(arr[0].ulValueLen, CK_UNAVAILABLE_INFORMATION);
+  EXPECT_EQ(tbuf[0], 1);
+  CK_BYTE lbig[8];
+  arr[0].pValue = lbig;
+  arr[0].ulValueLen = sizeof(lbig);
+  ASSERT_EQ(DeliverAttrArray(encoded, &out), CKR_OK);
+  EXPECT_EQ(Bytes(lbig, lbig + arr[0].ulValueLen), label);
+  EXPECT_EQ(DeliverAttrArray(Bytes{1, 2}, &out), CKR_DEVICE_ERROR);
+}
+
 TEST(DeliverOutputTest, LengthQueryShortBufferThenCopy) {
   Bytes result = {1, 2, 3, 4};
   bool done = true;
