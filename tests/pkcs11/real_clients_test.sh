@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Real PKCS#11 clients against a running vhsmd: OpenSC pkcs11-tool (init-token, init-pin,
-# keypairgen EC/RSA, keygen AES, sign/verify, encrypt/decrypt, list-objects, --test) and GnuTLS
-# p11tool (list-all, generate-privkey, test-sign). Usage: real_clients_test.sh BUILD_DIR
+# keypairgen EC/RSA, keygen AES, sign/verify, encrypt/decrypt, write-object cert, list-objects,
+# --test) and GnuTLS p11tool (list-all, list-all-certs, generate-privkey, test-sign). Usage: real_clients_test.sh BUILD_DIR
 set -euo pipefail
 BUILD=${1:?build dir}
 MODULE="$BUILD/lib/libvhsm-pkcs11.so"
@@ -57,6 +57,18 @@ if command -v pkcs11-tool >/dev/null; then
   "${P[@]}" -l --pin 1234 --list-objects 2>/dev/null | grep -q "Secret Key Object; AES" || fail "--list-objects"
   # The AES key value must not be readable.
   if "${P[@]}" -l --pin 1234 --read-object --type secrkey --id 03 2>/dev/null | grep -q .; then fail "secret readable"; fi
+  # X.509 certificate objects: written with --write-object, listed, read back byte for byte.
+  if command -v openssl >/dev/null; then
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$WORK/cert.key" \
+      -subj "/CN=vhsm ctest cert" -days 2 -outform DER -out "$WORK/cert.der" >/dev/null 2>&1 || fail "openssl req"
+    "${P[@]}" -l --pin 1234 --write-object "$WORK/cert.der" --type cert --id 04 --label certk >/dev/null 2>&1 \
+      || fail "--write-object cert"
+    "${P[@]}" --list-objects 2>/dev/null > "$WORK/objects.txt"
+    grep -q "Certificate Object; type = X.509 cert" "$WORK/objects.txt" || fail "cert not listed: $(cat "$WORK/objects.txt")"
+    grep -q "subject:.*vhsm ctest cert" "$WORK/objects.txt" || fail "cert subject not listed: $(cat "$WORK/objects.txt")"
+    "${P[@]}" --read-object --type cert --id 04 -o "$WORK/cert.back" >/dev/null 2>&1 || fail "--read-object cert"
+    cmp -s "$WORK/cert.der" "$WORK/cert.back" || fail "certificate read back differs"
+  fi
   "${P[@]}" -l --pin 1234 --test > "$WORK/test.log" 2>&1 || fail "--test: $(tail -5 "$WORK/test.log")"
   grep -q "No errors" "$WORK/test.log" || fail "--test reported errors: $(tail -5 "$WORK/test.log")"
   echo "pkcs11-tool: ok"
@@ -109,6 +121,9 @@ fi
 if command -v p11tool >/dev/null; then
   export GNUTLS_PIN=1234
   p11tool --provider "$MODULE" --list-all 2>/dev/null | grep -q "object=eck" || fail "p11tool --list-all"
+  if [[ -f "$WORK/cert.der" ]]; then
+    p11tool --provider "$MODULE" --list-all-certs 2>/dev/null | grep -q "object=certk" || fail "p11tool --list-all-certs"
+  fi
   p11tool --provider "$MODULE" --login --generate-privkey ecdsa --curve secp256r1 --label gnutls \
     "pkcs11:token=ctest" >/dev/null 2>&1 || fail "p11tool --generate-privkey"
   p11tool --provider "$MODULE" --login --test-sign "pkcs11:token=ctest;object=gnutls" 2>&1 \
