@@ -5,6 +5,8 @@
 
 #include <toml++/toml.h>
 
+#include "base/ascii.h"
+
 namespace vhsm::attestation {
 
 namespace {
@@ -46,6 +48,7 @@ Result<nlohmann::json> TomlToJson(std::string_view text, size_t max_bytes) {
     return ResourceExhaustedError("TOML: " + std::to_string(text.size()) + " bytes, maximum " +
                                   std::to_string(max_bytes));
   }
+  VHSM_RETURN_IF_ERROR(RequireAscii(text, "TOML"));
   toml::table table;
 #if TOML_EXCEPTIONS
   try {

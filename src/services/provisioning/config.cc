@@ -5,6 +5,7 @@
 
 #include <toml++/toml.h>
 
+#include "base/ascii.h"
 #include "base/file.h"
 
 namespace vhsm::provisioning {
@@ -38,6 +39,7 @@ Status Int(const toml::table& t, std::string_view key, int64_t& out, int64_t min
 
 Result<ProvisiondConfig> ParseProvisiondConfig(std::string_view text) {
   if (text.size() > kMaxConfigBytes) return ResourceExhaustedError("config: larger than 64 KiB");
+  VHSM_RETURN_IF_ERROR(RequireAscii(text, "config"));
   toml::table t;
   try {
     t = toml::parse(text);

@@ -95,6 +95,14 @@ TEST(PolicyParseTest, RejectsBadPoliciesNamingTheMember) {
   }
   EXPECT_THAT(ParsePolicyJson("{"), StatusIs(StatusCode::kInvalidArgument, ::testing::_));
   EXPECT_THAT(ParsePolicyToml("id = "), StatusIs(StatusCode::kInvalidArgument, HasSubstr("TOML")));
+  // toml++ 3.3.0 reaches __builtin_unreachable() on some non-ASCII code points (fuzzer finding:
+  // U+FEEF), so TOML must be ASCII; the error says where, and escapes still carry any character.
+  EXPECT_THAT(ParsePolicyToml("id = \"p\"\n\xEF\xBB\xAF = 1\n"),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("non-ASCII byte at line 2, column 1")));
+  EXPECT_THAT(ParsePolicyToml("id = \"pr\xC3\xBC" "fung\"\n"),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("line 1, column 9")));
+  ASSERT_OK_AND_ASSIGN(AppraisalPolicy escaped, ParsePolicyToml("id = \"pr\\u00fcfung\"\n"));
+  EXPECT_EQ(escaped.id, "pr\xC3\xBC" "fung");
   EXPECT_THAT(ParsePolicyJson(std::string(kMaxPolicyBytes + 1, ' ')), StatusIs(StatusCode::kResourceExhausted, ::testing::_));
 }
 
