@@ -41,7 +41,7 @@ int Run(int argc, char** argv) {
   app.add_option("--jwks", jwks, "Attestation Service JWKS: file or http(s) URL (.../.well-known/jwks.json)");
   app.add_option("--admin-key", admin_key, "PEM public key (EC P-256 or Ed25519) that signs admin bearer JWTs");
   app.add_option("--issuer", issuer, "required token issuer (default vhsm-attestd)");
-  app.add_option("--kek", kek, "key-encryption key file: 32 raw bytes or 64 hex digits (PKCS#11 URI: not yet)");
+  app.add_option("--kek", kek, "key-encryption key: a file with 32 raw bytes or 64 hex digits, or a pkcs11: URI (RFC 7512, with module-path and pin-source) naming an AES-256 key in a token");
   app.add_flag("--dev", dev, "plain HTTP on loopback; an ephemeral KEK when --kek is not given");
   try {
     app.parse(argc, argv);

@@ -25,7 +25,7 @@ struct ProvisiondConfig {
   std::string jwks;
   std::string jwks_ca_file;
   std::string issuer = "vhsm-attestd";
-  std::string kek;        // file (32 raw bytes or 64 hex digits); empty: ephemeral, --dev only
+  std::string kek;        // file (32 raw bytes or 64 hex digits) or pkcs11: URI; empty: ephemeral, --dev only
   std::string admin_key;  // PEM public key
   int64_t max_resource_bytes = 256 * 1024;
   int64_t clock_skew_seconds = 60;

@@ -6,6 +6,8 @@
 #include "base/file.h"
 #include "crypto/aead.h"
 #include "crypto/digest.h"
+#include "crypto/random.h"
+#include "p11/key.h"
 #include "store/migrate.h"
 
 namespace vhsm::provisioning {
@@ -59,9 +61,43 @@ Result<Kek> MakeKek(SecretBytes key) {
   return k;
 }
 
+Result<Kek> MakeTokenKek(std::shared_ptr<p11::Key> key) {
+  if (!key || !key->has_secret_key()) {
+    return InvalidArgumentError("KEK: the PKCS#11 URI names no secret key object (want an AES-256 key)");
+  }
+  const Bytes zero_iv(crypto::kAesGcmIvSize, 0);
+  const Bytes zero_block(16, 0);
+  VHSM_ASSIGN_OR_RETURN(Bytes check, key->AeadEncrypt(zero_iv, ToBytes("vhsm-provisiond KEK check value"), zero_block));
+  Bytes input = ToBytes("vhsm-provisiond KEK id v1 pkcs11");
+  input.insert(input.end(), check.begin(), check.end());
+  const Bytes d = crypto::Sha256(input);
+  Kek k;
+  k.id = HexEncode(ByteSpan(d.data(), 8));
+  k.hsm = std::move(key);
+  return k;
+}
+
+Result<Bytes> SealUnderKek(const Kek& kek, ByteSpan value, ByteSpan aad) {
+  if (!kek.hsm) return crypto::AesGcmSealCombined(kek.key, value, aad);
+  VHSM_ASSIGN_OR_RETURN(Bytes iv, crypto::RandomBytes(crypto::kAesGcmIvSize));
+  VHSM_ASSIGN_OR_RETURN(Bytes ct, kek.hsm->AeadEncrypt(iv, aad, value));
+  iv.insert(iv.end(), ct.begin(), ct.end());
+  return iv;
+}
+
+Result<SecretBytes> OpenUnderKek(const Kek& kek, ByteSpan sealed, ByteSpan aad) {
+  if (!kek.hsm) return crypto::AesGcmOpenCombined(kek.key, sealed, aad);
+  if (sealed.size() < crypto::kAesGcmIvSize + crypto::kAesGcmTagSize) {
+    return InvalidArgumentError("sealed value: " + std::to_string(sealed.size()) + " bytes, want at least 28");
+  }
+  return kek.hsm->AeadDecrypt(sealed.subspan(0, crypto::kAesGcmIvSize), aad, sealed.subspan(crypto::kAesGcmIvSize));
+}
+
 Result<Kek> LoadKek(const std::string& path_or_uri) {
   if (path_or_uri.rfind("pkcs11:", 0) == 0) {
-    return UnimplementedError("--kek: PKCS#11 URIs are not supported yet; give a file with 32 raw bytes or 64 hex digits");
+    Result<std::unique_ptr<p11::Key>> key = p11::Key::Open(path_or_uri);
+    if (!key.ok()) return Status(key.status().code(), "--kek: " + key.status().message());
+    return MakeTokenKek(std::shared_ptr<p11::Key>(std::move(*key)));
   }
   VHSM_ASSIGN_OR_RETURN(Bytes raw, ReadFileBytes(path_or_uri, 4096));
   SecretBytes bytes(raw);
@@ -111,7 +147,7 @@ Result<ResourceInfo> ProvisioningStore::PutResource(const ResourcePath& rp, Byte
       VHSM_ASSIGN_OR_RETURN(info.created_at, rows[0].Int(1));
       info.version = old_version + 1;
     }
-    VHSM_ASSIGN_OR_RETURN(Bytes sealed, crypto::AesGcmSealCombined(kek_.key, value, ResourceAad(path, info.version)));
+    VHSM_ASSIGN_OR_RETURN(Bytes sealed, SealUnderKek(kek_, value, ResourceAad(path, info.version)));
     if (rows.empty()) {
       return tx
           .Exec("INSERT INTO prov_resources (path, version, kek_id, value, size_bytes, created_at, updated_at)"
@@ -162,7 +198,7 @@ Result<SecretBytes> ProvisioningStore::OpenResource(const SealedResource& r) {
                          ", configured KEK id is " + kek_.id);
   }
   values_opened_.fetch_add(1);
-  Result<SecretBytes> value = crypto::AesGcmOpenCombined(kek_.key, r.sealed, ResourceAad(info.path, info.version));
+  Result<SecretBytes> value = OpenUnderKek(kek_, r.sealed, ResourceAad(info.path, info.version));
   if (!value.ok()) {
     return DataLossError("resource " + info.path + " version " + std::to_string(info.version) +
                          ": stored value does not open under the KEK (" + value.status().message() + ")");

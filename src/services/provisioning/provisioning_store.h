@@ -34,20 +34,35 @@
 #include "store/hash_chain.h"
 #include "store/migrate.h"
 
+namespace vhsm::p11 {
+class Key;
+}  // namespace vhsm::p11
+
 namespace vhsm::provisioning {
 
 inline constexpr std::string_view kAuditTable = "prov_audit";
 inline constexpr std::string_view kSchemaComponent = "provisioning";
 
 struct Kek {
-  SecretBytes key;  // 32 bytes
-  std::string id;   // hex, 16 characters: SHA-256("vhsm-provisiond KEK id v1" || key)[0..8)
+  SecretBytes key;                // 32 bytes, when the KEK is local (a file, or ephemeral with --dev)
+  std::shared_ptr<p11::Key> hsm;  // set when the KEK is an AES key in a PKCS#11 token (never read out)
+  // hex, 16 characters. Local: SHA-256("vhsm-provisiond KEK id v1" || key)[0..8). In a token:
+  // SHA-256("vhsm-provisiond KEK id v1 pkcs11" || GCM(KEK, iv 0^12, aad label, 0^16))[0..8), a
+  // key check value, so the same token key gives the same id whatever URI names it.
+  std::string id;
 };
 // From 32 raw bytes. kInvalidArgument for another length.
 Result<Kek> MakeKek(SecretBytes key);
+// From an AES-256 secret key object in a token (p11::Key with has_secret_key()).
+Result<Kek> MakeTokenKek(std::shared_ptr<p11::Key> key);
 // A KEK file holds 32 raw bytes or 64 hex digits (surrounding whitespace ignored); it should be
-// mode 0600. A "pkcs11:" URI is kUnimplemented (not supported yet).
+// mode 0600. A "pkcs11:" URI (RFC 7512, with module-path and pin-value/pin-source in the URI)
+// names an AES-256 key in a token: values are then sealed by the token with CKM_AES_GCM.
 Result<Kek> LoadKek(const std::string& path_or_uri);
+// iv(12) || ciphertext || tag(16) under the KEK, local or in the token.
+Result<Bytes> SealUnderKek(const Kek& kek, ByteSpan value, ByteSpan aad);
+// Inverse of SealUnderKek; kUnauthenticated / kInvalidArgument as crypto::AesGcmOpenCombined.
+Result<SecretBytes> OpenUnderKek(const Kek& kek, ByteSpan sealed, ByteSpan aad);
 
 struct ResourceInfo {
   std::string path;
