@@ -82,6 +82,11 @@ class MsgReader {
 // (over kMaxAttributes entries, an entry without a value, a nested array, trailing bytes).
 Bytes EncodeAttrArray(const WireTemplate& t);
 Result<WireTemplate> DecodeAttrArray(ByteSpan value);
-inline bool IsArrayAttribute(uint64_t type) { return (type & 0x40000000u) != 0; }  // CKF_ARRAY_ATTRIBUTE
+// True only for the three attribute-array attributes by value: the CKF_ARRAY_ATTRIBUTE bit alone
+// does not mean "array of attributes" (CKA_ALLOWED_MECHANISMS carries it for an array of
+// mechanism types, and vendor attributes such as vhsm's 0xD648000n carry it as a plain bit).
+inline bool IsArrayAttribute(uint64_t type) {
+  return type == 0x40000211u || type == 0x40000212u || type == 0x40000213u;  // CKA_{WRAP,UNWRAP,DERIVE}_TEMPLATE
+}
 
 }  // namespace vhsm::ipc

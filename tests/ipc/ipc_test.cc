@@ -110,6 +110,18 @@ TEST(CodecTest, ExpectEndReportsTrailingBytes) {
   EXPECT_THAT(r.ExpectEnd("request"), StatusIs(StatusCode::kInvalidArgument, HasSubstr("3 trailing bytes")));
 }
 
+TEST(CodecTest, OnlyTheTemplateAttributesAreAttributeArrays) {
+  EXPECT_TRUE(IsArrayAttribute(0x40000211u));   // CKA_WRAP_TEMPLATE
+  EXPECT_TRUE(IsArrayAttribute(0x40000212u));   // CKA_UNWRAP_TEMPLATE
+  EXPECT_TRUE(IsArrayAttribute(0x40000213u));   // CKA_DERIVE_TEMPLATE
+  EXPECT_FALSE(IsArrayAttribute(0x40000600u));  // CKA_ALLOWED_MECHANISMS: mechanism types, not attributes
+  // vhsm's vendor attributes (resource path, token jti) have the CKF_ARRAY_ATTRIBUTE bit set as
+  // part of their number; they are byte strings (treating them as arrays lost them once).
+  EXPECT_FALSE(IsArrayAttribute(0x80000000u | 0x56480001u));
+  EXPECT_FALSE(IsArrayAttribute(0x80000000u | 0x56480002u));
+  EXPECT_FALSE(IsArrayAttribute(0x00000003u));  // CKA_LABEL
+}
+
 TEST(MechParamsTest, RoundTrips) {
   GcmParams g{{1, 2, 3}, {4, 5}, 96};
   ASSERT_OK_AND_ASSIGN(GcmParams g2, DecodeGcm(EncodeGcm(g)));
