@@ -37,6 +37,9 @@ e2e_init() {
 # "listening on URL" line; sets E2E_URL and E2E_PID.
 e2e_start() {
   local name=$1; shift
+  # The redirection below truncates the log in the child, after the parent has gone on to read it:
+  # remove a previous run's log (same name) first, or its "listening on" line is taken for this one.
+  rm -f "$E2E_WORK/$name.log"
   "$@" > "$E2E_WORK/$name.log" 2>&1 &
   E2E_PID=$!
   E2E_PIDS+=("$E2E_PID")
