@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -447,6 +448,19 @@ Status Key::FindObjectsLocked() {
   return OkStatus();
 }
 
+template <typename T, typename Op>
+Result<T> Key::WithSession(const char* what, Op op) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (int attempt = 0;; ++attempt) {
+    if (session_ == 0) VHSM_RETURN_IF_ERROR(OpenSessionLocked());
+    CK_RV rv = CKR_OK;
+    std::optional<Result<T>> done = op(static_cast<CK_SESSION_HANDLE>(session_), rv);
+    if (done) return std::move(*done);
+    if (!SessionLost(rv) || attempt == 1) return CkrToStatus(rv, what);
+    session_ = 0;
+  }
+}
+
 Result<Bytes> Key::SignDigestEcdsa(ByteSpan digest) const {
   if (private_key_ == 0) return FailedPreconditionError("PKCS#11: no private key object matches " + description_);
   if (digest.empty() || digest.size() > 64) {
@@ -455,28 +469,19 @@ Result<Bytes> Key::SignDigestEcdsa(ByteSpan digest) const {
   const size_t coord = CoordSize(curve_);
   if (coord == 0) return FailedPreconditionError("PKCS#11: " + description_ + ": not a P-256/P-384/P-521 EC key");
   CK_FUNCTION_LIST_PTR f = module_->f();
-  std::lock_guard<std::mutex> lock(mu_);
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    if (session_ == 0) VHSM_RETURN_IF_ERROR(OpenSessionLocked());
+  return WithSession<Bytes>("C_Sign(CKM_ECDSA)", [&](CK_SESSION_HANDLE session, CK_RV& rv) -> std::optional<Result<Bytes>> {
     CK_MECHANISM mech{CKM_ECDSA, nullptr, 0};
-    CK_RV rv = f->C_SignInit(session_, &mech, private_key_);
-    if (rv == CKR_OK) {
-      Bytes sig(2 * coord);
-      CK_ULONG len = static_cast<CK_ULONG>(sig.size());
-      rv = f->C_Sign(session_, const_cast<uint8_t*>(digest.data()), static_cast<CK_ULONG>(digest.size()), sig.data(),
-                     &len);
-      if (rv == CKR_OK) {
-        if (len != sig.size()) {
-          return InternalError("C_Sign(CKM_ECDSA): got " + std::to_string(len) + " signature bytes, want " +
-                               std::to_string(sig.size()));
-        }
-        return sig;
-      }
+    if ((rv = f->C_SignInit(session, &mech, private_key_)) != CKR_OK) return std::nullopt;
+    Bytes sig(2 * coord);
+    CK_ULONG len = static_cast<CK_ULONG>(sig.size());
+    rv = f->C_Sign(session, const_cast<uint8_t*>(digest.data()), static_cast<CK_ULONG>(digest.size()), sig.data(), &len);
+    if (rv != CKR_OK) return std::nullopt;
+    if (len != sig.size()) {
+      return Result<Bytes>(InternalError("C_Sign(CKM_ECDSA): got " + std::to_string(len) + " signature bytes, want " +
+                                         std::to_string(sig.size())));
     }
-    if (!SessionLost(rv) || attempt == 1) return CkrToStatus(rv, "C_Sign(CKM_ECDSA)");
-    session_ = 0;
-  }
-  return InternalError("unreachable");
+    return Result<Bytes>(std::move(sig));
+  });
 }
 
 Result<Bytes> Key::PublicKeySpki() const {
@@ -536,31 +541,24 @@ Result<Bytes> Key::AeadEncrypt(ByteSpan iv, ByteSpan aad, ByteSpan plaintext) co
   VHSM_RETURN_IF_ERROR(CheckAeadSizes(iv, aad, plaintext.size()));
   if (plaintext.size() > kMaxAeadPlaintextBytes) return InvalidArgumentError("AES-GCM plaintext: over 1 MiB");
   CK_FUNCTION_LIST_PTR f = module_->f();
-  std::lock_guard<std::mutex> lock(mu_);
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    if (session_ == 0) VHSM_RETURN_IF_ERROR(OpenSessionLocked());
+  return WithSession<Bytes>("C_Encrypt(CKM_AES_GCM)", [&](CK_SESSION_HANDLE session, CK_RV& rv) -> std::optional<Result<Bytes>> {
     CK_GCM_PARAMS params = GcmParams(iv, aad);
     CK_MECHANISM mech{CKM_AES_GCM, &params, sizeof(params)};
-    CK_RV rv = f->C_EncryptInit(session_, &mech, secret_key_);
-    if (rv == CKR_OK) {
-      Bytes out(plaintext.size() + kGcmTagBytes);
-      CK_ULONG len = static_cast<CK_ULONG>(out.size());
-      // Some modules (SoftHSM2) reject a NULL input pointer even for zero bytes.
-      uint8_t empty = 0;
-      uint8_t* in = plaintext.empty() ? &empty : const_cast<uint8_t*>(plaintext.data());
-      rv = f->C_Encrypt(session_, in, static_cast<CK_ULONG>(plaintext.size()), out.data(), &len);
-      if (rv == CKR_OK) {
-        if (len != out.size()) {
-          return InternalError("C_Encrypt(CKM_AES_GCM): got " + std::to_string(len) + " bytes, want " +
-                               std::to_string(out.size()));
-        }
-        return out;
-      }
+    if ((rv = f->C_EncryptInit(session, &mech, secret_key_)) != CKR_OK) return std::nullopt;
+    Bytes out(plaintext.size() + kGcmTagBytes);
+    CK_ULONG len = static_cast<CK_ULONG>(out.size());
+    // Some modules (SoftHSM2) reject a NULL input pointer even for zero bytes.
+    uint8_t empty = 0;
+    uint8_t* in = plaintext.empty() ? &empty : const_cast<uint8_t*>(plaintext.data());
+    if ((rv = f->C_Encrypt(session, in, static_cast<CK_ULONG>(plaintext.size()), out.data(), &len)) != CKR_OK) {
+      return std::nullopt;
     }
-    if (!SessionLost(rv) || attempt == 1) return CkrToStatus(rv, "C_Encrypt(CKM_AES_GCM)");
-    session_ = 0;
-  }
-  return InternalError("unreachable");
+    if (len != out.size()) {
+      return Result<Bytes>(InternalError("C_Encrypt(CKM_AES_GCM): got " + std::to_string(len) + " bytes, want " +
+                                         std::to_string(out.size())));
+    }
+    return Result<Bytes>(std::move(out));
+  });
 }
 
 Result<SecretBytes> Key::AeadDecrypt(ByteSpan iv, ByteSpan aad, ByteSpan ct) const {
@@ -570,37 +568,32 @@ Result<SecretBytes> Key::AeadDecrypt(ByteSpan iv, ByteSpan aad, ByteSpan ct) con
     return InvalidArgumentError("AES-GCM ciphertext: want at least the 16-byte tag, got " + std::to_string(ct.size()));
   }
   CK_FUNCTION_LIST_PTR f = module_->f();
-  std::lock_guard<std::mutex> lock(mu_);
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    if (session_ == 0) VHSM_RETURN_IF_ERROR(OpenSessionLocked());
-    CK_GCM_PARAMS params = GcmParams(iv, aad);
-    CK_MECHANISM mech{CKM_AES_GCM, &params, sizeof(params)};
-    CK_RV rv = f->C_DecryptInit(session_, &mech, secret_key_);
-    if (rv == CKR_OK) {
-      // Room for the whole input: some modules want the upper bound, not the exact length.
-      SecretBytes buf(ct.size());
-      CK_ULONG len = static_cast<CK_ULONG>(buf.size());
-      rv = f->C_Decrypt(session_, const_cast<uint8_t*>(ct.data()), static_cast<CK_ULONG>(ct.size()),
-                        buf.MutableExpose().data(), &len);
-      if (rv == CKR_OK) {
-        if (len != ct.size() - kGcmTagBytes) {
-          return InternalError("C_Decrypt(CKM_AES_GCM): got " + std::to_string(len) + " bytes, want " +
-                               std::to_string(ct.size() - kGcmTagBytes));
+  return WithSession<SecretBytes>(
+      "C_Decrypt(CKM_AES_GCM)", [&](CK_SESSION_HANDLE session, CK_RV& rv) -> std::optional<Result<SecretBytes>> {
+        CK_GCM_PARAMS params = GcmParams(iv, aad);
+        CK_MECHANISM mech{CKM_AES_GCM, &params, sizeof(params)};
+        if ((rv = f->C_DecryptInit(session, &mech, secret_key_)) != CKR_OK) return std::nullopt;
+        // Room for the whole input: some modules want the upper bound, not the exact length.
+        SecretBytes buf(ct.size());
+        CK_ULONG len = static_cast<CK_ULONG>(buf.size());
+        rv = f->C_Decrypt(session, const_cast<uint8_t*>(ct.data()), static_cast<CK_ULONG>(ct.size()),
+                          buf.MutableExpose().data(), &len);
+        if (rv == CKR_OK) {
+          if (len != ct.size() - kGcmTagBytes) {
+            return Result<SecretBytes>(InternalError("C_Decrypt(CKM_AES_GCM): got " + std::to_string(len) +
+                                                     " bytes, want " + std::to_string(ct.size() - kGcmTagBytes)));
+          }
+          return Result<SecretBytes>(SecretBytes(buf.Expose().first(len)));
         }
-        return SecretBytes(buf.Expose().first(len));
-      }
-      // A tag mismatch: modules report it as ENCRYPTED_DATA_INVALID (the spec's code) or, like
-      // SoftHSM2, as a generic failure. Either way nothing is released.
-      if (rv == CKR_ENCRYPTED_DATA_INVALID || rv == CKR_FUNCTION_FAILED || rv == CKR_GENERAL_ERROR ||
-          rv == CKR_ENCRYPTED_DATA_LEN_RANGE) {
-        return UnauthenticatedError("AES-GCM: tag does not verify (key, iv, aad or ciphertext differ; " +
-                                    CkrName(rv) + ")");
-      }
-    }
-    if (!SessionLost(rv) || attempt == 1) return CkrToStatus(rv, "C_Decrypt(CKM_AES_GCM)");
-    session_ = 0;
-  }
-  return InternalError("unreachable");
+        // A tag mismatch: modules report it as ENCRYPTED_DATA_INVALID (the spec's code) or, like
+        // SoftHSM2, as a generic failure. Either way nothing is released.
+        if (rv == CKR_ENCRYPTED_DATA_INVALID || rv == CKR_FUNCTION_FAILED || rv == CKR_GENERAL_ERROR ||
+            rv == CKR_ENCRYPTED_DATA_LEN_RANGE) {
+          return Result<SecretBytes>(UnauthenticatedError(
+              "AES-GCM: tag does not verify (key, iv, aad or ciphertext differ; " + CkrName(rv) + ")"));
+        }
+        return std::nullopt;
+      });
 }
 
 }  // namespace vhsm::p11

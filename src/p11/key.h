@@ -92,6 +92,11 @@ class Key {
   // Opens a session on slot_ and logs in (caller holds mu_).
   Status OpenSessionLocked() const;
   Status FindObjectsLocked();
+  // Runs one token operation under mu_ with the key's session (opened when needed, and reopened
+  // once when the token reports it gone). `op(session, rv)` returns the outcome, or nullopt after
+  // setting `rv` to the failing CKR_ value; `what` names the call in the error.
+  template <typename T, typename Op>
+  Result<T> WithSession(const char* what, Op op) const;
 
   std::shared_ptr<internal::Module> module_;
   unsigned long slot_ = 0;
