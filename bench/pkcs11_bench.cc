@@ -4,9 +4,14 @@
 // Init + op per iteration, with N client threads (one session each). Initialises a token
 // labelled "bench" if the module has no initialised token.
 // With --ops objects: token AES key creation rate and C_FindObjects-by-label latency.
-//   pkcs11_bench --module PATH [--threads N] [--seconds S] [--ops ecdsa,rsa,gcm,hmac,objects]
+// With --raw instead of --module: the same four operations straight on OpenSSL 3 in this process
+// (prepared key, one context per thread, the same per-operation init a module performs), the
+// baseline that pkcs11_compare.sh prints the modules' ratios against.
+//   pkcs11_bench --module PATH | --raw [--threads N] [--seconds S] [--ops ecdsa,rsa,gcm,hmac,objects]
 //                [--objects N]
 #include <dlfcn.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
 #include <p11-kit/pkcs11.h>
 
 #include <atomic>
@@ -14,6 +19,7 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -115,6 +121,108 @@ CK_RV SignOnce(CK_SESSION_HANDLE s, CK_MECHANISM_TYPE mech, CK_OBJECT_HANDLE key
   return rv != CKR_OK ? rv : f->C_Sign(s, in, in_len, sig, &len);
 }
 
+// Runs `op` on `threads` threads for `seconds`; `setup` makes each thread's state. Prints the
+// rate in the same format as the module path; false when an operation failed.
+template <class Setup>
+void RunRaw(const char* name, int threads, double seconds, Setup setup) {
+  std::atomic<long> total{0};
+  std::atomic<bool> failed{false};
+  std::vector<std::thread> pool;
+  auto start = std::chrono::steady_clock::now();
+  auto deadline = start + std::chrono::duration<double>(seconds);
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&] {
+      auto op = setup();
+      long n = 0;
+      while (std::chrono::steady_clock::now() < deadline) {
+        for (int i = 0; i < 16; ++i) {
+          if (!op()) {
+            failed = true;
+            return;
+          }
+          ++n;
+        }
+      }
+      total += n;
+    });
+  }
+  for (auto& th : pool) th.join();
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (failed) {
+    std::printf("%s\tthreads=%d\tFAILED\n", name, threads);
+  } else {
+    std::printf("%s\tthreads=%d\t%.0f ops/s\n", name, threads, static_cast<double>(total.load()) / secs);
+  }
+  std::fflush(stdout);
+}
+
+int RawBaseline(const std::string& ops, int threads, double seconds) {
+  EVP_PKEY* ec = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
+  EVP_PKEY* rsa = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<size_t>(2048));
+  if (ec == nullptr || rsa == nullptr) {
+    std::fprintf(stderr, "raw: key generation failed\n");
+    return 1;
+  }
+  static const unsigned char kAes[32] = {1, 2, 3}, kHmac[32] = {4, 5, 6};
+  if (ops.find("ecdsa") != std::string::npos) {
+    RunRaw("ecdsa", threads, seconds, [&] {
+      return [ec] {
+        unsigned char hash[32] = {1, 2, 3}, sig[80];
+        size_t len = sizeof(sig);
+        EVP_PKEY_CTX* c = EVP_PKEY_CTX_new_from_pkey(nullptr, ec, nullptr);
+        bool ok = c != nullptr && EVP_PKEY_sign_init(c) == 1 && EVP_PKEY_sign(c, sig, &len, hash, 32) == 1;
+        EVP_PKEY_CTX_free(c);
+        return ok;
+      };
+    });
+  }
+  if (ops.find("rsa") != std::string::npos) {
+    RunRaw("rsa", threads, seconds, [&] {
+      return [rsa] {
+        unsigned char msg[32] = {4}, sig[256];
+        size_t len = sizeof(sig);
+        EVP_MD_CTX* c = EVP_MD_CTX_new();
+        bool ok = c != nullptr && EVP_DigestSignInit_ex(c, nullptr, "SHA256", nullptr, nullptr, rsa, nullptr) == 1 &&
+                  EVP_DigestSign(c, sig, &len, msg, 32) == 1;
+        EVP_MD_CTX_free(c);
+        return ok;
+      };
+    });
+  }
+  if (ops.find("gcm") != std::string::npos) {
+    RunRaw("gcm", threads, seconds, [&] {
+      auto ctx = std::shared_ptr<EVP_CIPHER_CTX>(EVP_CIPHER_CTX_new(), EVP_CIPHER_CTX_free);
+      return [ctx] {
+        static thread_local std::vector<unsigned char> in(4096, 7), out(4096 + 16);
+        unsigned char iv[12] = {9};
+        int len = 0, fin = 0;
+        return EVP_EncryptInit_ex2(ctx.get(), EVP_aes_256_gcm(), kAes, iv, nullptr) == 1 &&
+               EVP_EncryptUpdate(ctx.get(), out.data(), &len, in.data(), static_cast<int>(in.size())) == 1 &&
+               EVP_EncryptFinal_ex(ctx.get(), out.data() + len, &fin) == 1 &&
+               EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, 16, out.data() + len + fin) == 1;
+      };
+    });
+  }
+  if (ops.find("hmac") != std::string::npos) {
+    EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+    RunRaw("hmac", threads, seconds, [&] {
+      auto ctx = std::shared_ptr<EVP_MAC_CTX>(EVP_MAC_CTX_new(mac), EVP_MAC_CTX_free);
+      return [ctx] {
+        unsigned char msg[64] = {5}, out[32];
+        size_t len = 0;
+        char digest[] = "SHA256";
+        OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0), OSSL_PARAM_END};
+        return EVP_MAC_init(ctx.get(), kHmac, sizeof(kHmac), params) == 1 && EVP_MAC_update(ctx.get(), msg, 64) == 1 &&
+               EVP_MAC_final(ctx.get(), out, &len, sizeof(out)) == 1;
+      };
+    });
+    EVP_MAC_free(mac);
+  }
+  EVP_PKEY_free(ec);
+  EVP_PKEY_free(rsa);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -122,16 +230,25 @@ int main(int argc, char** argv) {
   int threads = 1;
   int objects = 2000;
   double seconds = 2;
-  for (int i = 1; i + 1 < argc; i += 2) {
+  bool raw = false;
+  for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
+    if (a == "--raw") {
+      raw = true;
+      continue;
+    }
+    if (i + 1 >= argc) break;
     if (a == "--module") module = argv[i + 1];
     else if (a == "--threads") threads = std::atoi(argv[i + 1]);
     else if (a == "--seconds") seconds = std::atof(argv[i + 1]);
     else if (a == "--ops") ops = argv[i + 1];
     else if (a == "--objects") objects = std::atoi(argv[i + 1]);
+    ++i;
   }
+  if (raw) return RawBaseline(ops, threads, seconds);
   if (module.empty()) {
-    std::fprintf(stderr, "usage: pkcs11_bench --module PATH [--threads N] [--seconds S] [--ops ecdsa,rsa,gcm,hmac]\n");
+    std::fprintf(stderr,
+                 "usage: pkcs11_bench --module PATH | --raw [--threads N] [--seconds S] [--ops ecdsa,rsa,gcm,hmac]\n");
     return 2;
   }
   void* h = dlopen(module.c_str(), RTLD_NOW);

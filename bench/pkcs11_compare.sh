@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs pkcs11_bench against libvhsm-pkcs11.so (with a fresh vhsmd) and SoftHSM2 in the same run,
-# at 1 and 2 client threads. Usage: bench/pkcs11_compare.sh BUILD_DIR [SECONDS]
+# Runs pkcs11_bench against libvhsm-pkcs11.so (with a fresh vhsmd), SoftHSM2 and raw OpenSSL
+# (pkcs11_bench --raw) in the same run, at 1 and 2 client threads, then prints one table with the
+# ratios the targets of issue 4 are stated in. Usage: bench/pkcs11_compare.sh BUILD_DIR [SECONDS]
 set -euo pipefail
 BUILD=${1:?build dir}
 SECS=${2:-3}
@@ -13,11 +14,33 @@ trap 'kill $PID 2>/dev/null || true; wait $PID 2>/dev/null || true; rm -rf "$WOR
 for _ in $(seq 50); do grep -q "listening on" "$WORK/daemon.log" && break; sleep 0.1; done
 mkdir -p "$WORK/softhsm"
 printf 'directories.tokendir = %s/softhsm\nobjectstore.backend = file\nlog.level = ERROR\n' "$WORK" > "$WORK/softhsm2.conf"
+echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), ${SECS}s per figure"
 for threads in 1 2; do
   echo "== vhsm (libvhsm-pkcs11.so + vhsmd), $threads thread(s)"
   VHSM_SOCKET="$WORK/s.sock" "$BUILD/bench/pkcs11_bench" --module "$BUILD/lib/libvhsm-pkcs11.so" \
-    --threads "$threads" --seconds "$SECS"
+    --threads "$threads" --seconds "$SECS" | tee "$WORK/vhsm.$threads"
   echo "== SoftHSM2, $threads thread(s)"
   SOFTHSM2_CONF="$WORK/softhsm2.conf" "$BUILD/bench/pkcs11_bench" --module /usr/lib/softhsm/libsofthsm2.so \
-    --threads "$threads" --seconds "$SECS"
+    --threads "$threads" --seconds "$SECS" | tee "$WORK/softhsm.$threads"
+  echo "== raw OpenSSL, $threads thread(s)"
+  "$BUILD/bench/pkcs11_bench" --raw --threads "$threads" --seconds "$SECS" | tee "$WORK/raw.$threads"
+done
+
+rate() { awk -v op="$1" '$1 == op && $3 ~ /^[0-9]+$/ {print $3}' "$2"; }
+echo
+echo "ops/s (1 thread / 2 threads); ratios: vhsm ÷ raw OpenSSL and vhsm ÷ SoftHSM2 at the same thread count;"
+echo "2t÷SoftHSM2(1t): vhsm at 2 threads against SoftHSM2 at 1 thread (target ≥ 1.7)"
+echo
+echo "| op | raw OpenSSL | SoftHSM2 2.6.1 | vhsm | vhsm ÷ raw | vhsm ÷ SoftHSM2 | vhsm 2t ÷ SoftHSM2 1t |"
+echo "|---|---|---|---|---|---|---|"
+for op in ecdsa rsa gcm hmac; do
+  r1=$(rate $op "$WORK/raw.1"); r2=$(rate $op "$WORK/raw.2")
+  s1=$(rate $op "$WORK/softhsm.1"); s2=$(rate $op "$WORK/softhsm.2")
+  v1=$(rate $op "$WORK/vhsm.1"); v2=$(rate $op "$WORK/vhsm.2")
+  awk -v op=$op -v r1="${r1:-0}" -v r2="${r2:-0}" -v s1="${s1:-0}" -v s2="${s2:-0}" -v v1="${v1:-0}" -v v2="${v2:-0}" '
+    function q(a, b) { return b > 0 ? sprintf("%.2f", a / b) : "n/a" }
+    BEGIN {
+      printf "| %s | %d / %d | %d / %d | %d / %d | %s / %s | %s / %s | %s |\n", op, r1, r2, s1, s2, v1, v2,
+             q(v1, r1), q(v2, r2), q(v1, s1), q(v2, s2), q(v2, s1)
+    }'
 done

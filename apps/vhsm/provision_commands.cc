@@ -57,7 +57,10 @@ Result<std::string> Exchange(const std::string& path, const std::string& body) {
     return UnavailableError("vhsmd admin socket " + path + ": " + err + " (is vhsmd running with --admin-socket?)");
   }
   Status w = provisioner::WriteAdminFrame(fd, body);
-  Result<std::string> answer = w.ok() ? provisioner::ReadAdminFrame(fd) : Result<std::string>(w);
+  Result<std::string> answer = provisioner::ReadAdminFrame(fd);
+  // vhsmd answers a refused peer (PERMISSION_DENIED) without reading its request and closes, so
+  // the write may fail with EPIPE: the answer already sent is the one to report.
+  if (!w.ok() && !answer.ok()) answer = w;
   ::close(fd);
   if (!answer.ok()) return answer.status().Annotate("vhsmd admin socket " + path);
   return answer;

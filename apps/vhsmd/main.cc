@@ -5,7 +5,9 @@
 //         [--admin-socket PATH]
 // --admin-socket (or config admin_socket): on-demand provisioning and status for `vhsm provision`
 // (mode 0600, root or vhsmd's uid only; see provisioner/admin_server.h).
-// Config keys: allowed_uids, allowed_gids (comma lists), max_pin_failures, pbkdf2_iterations,
+// Config keys: allowed_uids, allowed_gids (comma lists), socket_group (name or gid the socket file
+// is chgrp'd to, so that group can reach it), spin_us (poll for a client's next request this long
+// before sleeping; 50, 0 disables), max_pin_failures, pbkdf2_iterations,
 // seal_fields (comma list of measurement, policy, image_id, family_id, guest_svn, tcb_version),
 // log_level (debug|info|warning|error).
 #include <signal.h>
@@ -199,8 +201,19 @@ int main(int argc, char** argv) {
     if (flags.config.count("pbkdf2_iterations")) topts.pbkdf2_iterations = static_cast<uint32_t>(std::stoul(flags.config["pbkdf2_iterations"]));
     for (const auto& u : SplitComma(flags.config["allowed_uids"])) sopts.allowed_uids.push_back(static_cast<uid_t>(std::stoul(u)));
     for (const auto& g : SplitComma(flags.config["allowed_gids"])) sopts.allowed_gids.push_back(static_cast<gid_t>(std::stoul(g)));
+    if (flags.config.count("spin_us")) {
+      const unsigned long v = std::stoul(flags.config["spin_us"]);
+      if (v > 10000) return Usage("config: spin_us: got " + std::to_string(v) + ", want 0..10000");
+      sopts.spin_us = static_cast<unsigned>(v);
+    }
   } catch (const std::exception& e) {
     return Usage(std::string("config: bad number: ") + e.what());
+  }
+
+  if (flags.config.count("socket_group")) {
+    auto gid = vhsm::hsm::ResolveGroup(flags.config["socket_group"]);
+    if (!gid.ok()) return Usage(gid.status().ToString());
+    sopts.socket_group = *gid;
   }
 
   std::error_code ec;

@@ -6,9 +6,12 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <sched.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
+#include <string>
 
 namespace vhsm::ipc {
 namespace {
@@ -51,6 +54,86 @@ Result<Frame> ReadFrame(int fd) {
     VHSM_RETURN_IF_ERROR(ReadExact(fd, f.payload.data() + have, f.payload.size() - have, "frame payload"));
   }
   return f;
+}
+
+FrameReader::FrameReader(int fd, size_t buffer_size) : fd_(fd), buf_(std::max<size_t>(buffer_size, kHeaderSize)) {}
+
+FrameReader::~FrameReader() { ::explicit_bzero(buf_.data(), buf_.size()); }
+
+void FrameReader::Spin(unsigned spin_us) {
+  if (begin_ == end_) SpinUntilReadable(fd_, spin_us);
+}
+
+void FrameReader::Consume(size_t n) {
+  ::explicit_bzero(buf_.data() + begin_, n);
+  begin_ += n;
+  if (begin_ == end_) begin_ = end_ = 0;
+}
+
+Status FrameReader::Fill(size_t want, std::string_view what) {
+  if (end_ - begin_ >= want) return OkStatus();
+  if (begin_ + want > buf_.size()) {  // make room: move the unread bytes to the front
+    const size_t n = end_ - begin_;
+    std::memmove(buf_.data(), buf_.data() + begin_, n);
+    ::explicit_bzero(buf_.data() + n, end_ - n);
+    begin_ = 0;
+    end_ = n;
+  }
+  while (end_ - begin_ < want) {
+    ssize_t r = ::recv(fd_, buf_.data() + end_, buf_.size() - end_, 0);
+    if (r > 0) {
+      end_ += static_cast<size_t>(r);
+      continue;
+    }
+    if (r == 0) {
+      return UnavailableError(std::string(what) + ": peer closed after " + std::to_string(end_ - begin_) + " of " +
+                              std::to_string(want) + " bytes");
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return DeadlineExceededError(std::string(what) + ": receive timed out");
+    return UnavailableError(std::string(what) + ": recv: " + std::strerror(errno));
+  }
+  return OkStatus();
+}
+
+Result<Frame> FrameReader::Read() {
+  VHSM_RETURN_IF_ERROR(Fill(kHeaderSize, "frame header"));
+  Frame f;
+  VHSM_ASSIGN_OR_RETURN(f.header, DecodeHeader(ByteSpan(buf_.data() + begin_, kHeaderSize)));
+  const size_t total = f.header.payload_len;
+  if (kHeaderSize + total <= buf_.size()) {
+    VHSM_RETURN_IF_ERROR(Fill(kHeaderSize + total, "frame payload"));
+    f.payload.assign(buf_.begin() + static_cast<std::ptrdiff_t>(begin_ + kHeaderSize),
+                     buf_.begin() + static_cast<std::ptrdiff_t>(begin_ + kHeaderSize + total));
+    Consume(kHeaderSize + total);
+    return f;
+  }
+  // Larger than the buffer: take what is buffered, then read the rest growing with what arrives.
+  Consume(kHeaderSize);
+  const size_t have = std::min(total, end_ - begin_);
+  f.payload.assign(buf_.begin() + static_cast<std::ptrdiff_t>(begin_),
+                   buf_.begin() + static_cast<std::ptrdiff_t>(begin_ + have));
+  Consume(have);
+  constexpr size_t kStep = 1u << 20;
+  while (f.payload.size() < total) {
+    const size_t got = f.payload.size();
+    f.payload.resize(got + std::min(kStep, total - got));
+    VHSM_RETURN_IF_ERROR(ReadExact(fd_, f.payload.data() + got, f.payload.size() - got, "frame payload"));
+  }
+  return f;
+}
+
+bool SpinUntilReadable(int fd, unsigned spin_us) {
+  if (spin_us == 0) return false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(spin_us);
+  uint8_t b;
+  do {
+    ssize_t r = ::recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (r >= 0) return true;  // data, or EOF (0)
+    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return true;  // the read reports it
+    ::sched_yield();  // a runnable thread on this CPU (the peer, when both share it) goes first
+  } while (std::chrono::steady_clock::now() < deadline);
+  return false;
 }
 
 Status WriteAll(int fd, ByteSpan data) {

@@ -3,6 +3,8 @@
 #include <openssl/rand.h>
 #include <unistd.h>
 
+#include <cstdlib>
+
 #include "ipc/codec.h"
 #include "ipc/transport.h"
 
@@ -29,7 +31,8 @@ Result<Bytes> Client::RoundTrip(Conn& c, ipc::Opcode op, ByteSpan payload) {
   }
   uint32_t id = c.next_id++;
   VHSM_RETURN_IF_ERROR(ipc::WriteAll(c.fd, ipc::EncodeFrame(op, id, payload)));
-  VHSM_ASSIGN_OR_RETURN(ipc::Frame f, ipc::ReadFrame(c.fd));
+  c.reader.Spin(options_.spin_us);
+  VHSM_ASSIGN_OR_RETURN(ipc::Frame f, c.reader.Read());
   if (f.header.request_id != id || f.header.opcode != op) {
     return UnavailableError("reply does not match request " + std::to_string(id));
   }
@@ -39,8 +42,7 @@ Result<Bytes> Client::RoundTrip(Conn& c, ipc::Opcode op, ByteSpan payload) {
 
 Result<std::unique_ptr<Client::Conn>> Client::Connect() {
   VHSM_ASSIGN_OR_RETURN(int fd, ipc::ConnectUnix(options_.socket_path, options_.timeout_ms));
-  auto c = std::make_unique<Conn>();
-  c->fd = fd;
+  auto c = std::make_unique<Conn>(fd);
   ipc::MsgWriter w;
   w.PutU64(ipc::kProtocolVersion);
   w.PutBytes(app_token_);

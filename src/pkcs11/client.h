@@ -17,12 +17,15 @@
 #include "base/bytes.h"
 #include "base/status.h"
 #include "ipc/protocol.h"
+#include "ipc/transport.h"
 
 namespace vhsm::pkcs11 {
 
 struct ClientOptions {
   std::string socket_path;
   int timeout_ms = 60000;  // RSA-4096 key generation can take seconds
+  // After sending a request, poll this long for the reply before sleeping (0 disables).
+  unsigned spin_us = ipc::kDefaultSpinUs;
 };
 
 class Client {
@@ -41,8 +44,10 @@ class Client {
 
  private:
   struct Conn {
+    explicit Conn(int f) : fd(f), reader(f) {}
     int fd = -1;
     uint32_t next_id = 1;
+    ipc::FrameReader reader;
   };
   Result<std::unique_ptr<Conn>> Connect();
   Result<Bytes> RoundTrip(Conn& c, ipc::Opcode op, ByteSpan payload);

@@ -1,6 +1,8 @@
 #include "vhsm/server.h"
 
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -65,6 +67,10 @@ Status Server::Listen() {
   if (::chmod(options_.socket_path.c_str(), 0660) != 0) {
     return UnavailableError("chmod " + options_.socket_path + ": " + std::strerror(errno));
   }
+  if (options_.socket_group && ::chown(options_.socket_path.c_str(), static_cast<uid_t>(-1), *options_.socket_group) != 0) {
+    return UnavailableError("chgrp " + options_.socket_path + " to gid " + std::to_string(*options_.socket_group) +
+                            ": " + std::strerror(errno));
+  }
   if (::listen(listen_fd_, 128) != 0) return UnavailableError(std::string("listen: ") + std::strerror(errno));
   return OkStatus();
 }
@@ -74,8 +80,42 @@ bool Server::PeerAllowed(const ucred& cred) const {
   if (std::find(options_.allowed_uids.begin(), options_.allowed_uids.end(), cred.uid) != options_.allowed_uids.end()) {
     return true;
   }
-  return std::find(options_.allowed_gids.begin(), options_.allowed_gids.end(), cred.gid) !=
-         options_.allowed_gids.end();
+  if (options_.allowed_gids.empty()) return false;
+  auto listed = [&](gid_t g) {
+    return std::find(options_.allowed_gids.begin(), options_.allowed_gids.end(), g) != options_.allowed_gids.end();
+  };
+  if (listed(cred.gid)) return true;
+  // SO_PEERCRED carries only the primary gid: look up the account's supplementary groups.
+  std::vector<char> buf(16384);
+  passwd pw{};
+  passwd* found = nullptr;
+  if (::getpwuid_r(cred.uid, &pw, buf.data(), buf.size(), &found) != 0 || found == nullptr) return false;
+  std::vector<gid_t> groups(64);
+  int n = static_cast<int>(groups.size());
+  if (::getgrouplist(pw.pw_name, pw.pw_gid, groups.data(), &n) < 0) {
+    if (n <= 0 || n > 65536) return false;
+    groups.resize(static_cast<size_t>(n));
+    if (::getgrouplist(pw.pw_name, pw.pw_gid, groups.data(), &n) < 0) return false;
+  }
+  groups.resize(static_cast<size_t>(n));
+  return std::any_of(groups.begin(), groups.end(), listed);
+}
+
+Result<gid_t> ResolveGroup(const std::string& name_or_gid) {
+  if (name_or_gid.empty()) return InvalidArgumentError("socket_group: empty");
+  if (std::all_of(name_or_gid.begin(), name_or_gid.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    if (name_or_gid.size() > 10) return InvalidArgumentError("socket_group: gid " + name_or_gid + " out of range");
+    const unsigned long v = std::stoul(name_or_gid);
+    if (v >= 0xffffffffUL) return InvalidArgumentError("socket_group: gid " + name_or_gid + " out of range");
+    return static_cast<gid_t>(v);
+  }
+  std::vector<char> buf(16384);
+  group gr{};
+  group* found = nullptr;
+  const int rc = ::getgrnam_r(name_or_gid.c_str(), &gr, buf.data(), buf.size(), &found);
+  if (rc != 0) return UnavailableError("socket_group: looking up \"" + name_or_gid + "\": " + std::strerror(rc));
+  if (found == nullptr) return NotFoundError("socket_group: no group named \"" + name_or_gid + "\"");
+  return gr.gr_gid;
 }
 
 void Server::Run() {
@@ -169,8 +209,10 @@ void Server::ServeConnection(int fd) {
   socklen_t len = sizeof(cred);
   ::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len);
   std::shared_ptr<App> app;
+  ipc::FrameReader reader(fd);
   while (true) {
-    Result<ipc::Frame> frame = ipc::ReadFrame(fd);
+    reader.Spin(options_.spin_us);
+    Result<ipc::Frame> frame = reader.Read();
     if (!frame.ok()) {
       if (frame.status().code() != StatusCode::kUnavailable) {
         log_.Warn("dropping client pid " + std::to_string(cred.pid) + ": " + frame.status().ToString());

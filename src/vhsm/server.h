@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -20,17 +21,28 @@
 #include "base/bytes.h"
 #include "base/log.h"
 #include "ipc/protocol.h"
+#include "ipc/transport.h"
 #include "vhsm/token.h"
 
 namespace vhsm::hsm {
 
 struct ServerOptions {
   std::string socket_path;
-  // Peers allowed to connect; a peer passes when its uid or gid is listed. The daemon's own uid
-  // is always allowed.
+  // Peers allowed to connect; a peer passes when its uid is listed, or its primary gid (from
+  // SO_PEERCRED) or one of its account's supplementary groups (getgrouplist) is listed. The
+  // daemon's own uid is always allowed.
   std::vector<uid_t> allowed_uids;
   std::vector<gid_t> allowed_gids;
+  // When set, the socket file is chgrp'd to this group (mode stays 0660) so that its members can
+  // reach the socket at all; the allow-list above still decides who is served.
+  std::optional<gid_t> socket_group;
+  // After each reply, a connection's thread polls up to this long for the client's next request
+  // before sleeping (ipc::SpinUntilReadable); 0 disables. Bounded CPU for a shorter round trip.
+  unsigned spin_us = ipc::kDefaultSpinUs;
 };
+
+// Resolves a group given by name or number ("vhsm", "994"); NotFound for an unknown name.
+Result<gid_t> ResolveGroup(const std::string& name_or_gid);
 
 class Server {
  public:

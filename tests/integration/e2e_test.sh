@@ -290,6 +290,65 @@ case $case_name in
     out=$(e2e_client) || fail "client: $out"
     expect_in "$out" "all checks passed"
     ;;
+  foreign_uid)
+    # Access control against a client running as another uid (the account "nobody"): the socket
+    # file's mode, vhsmd's SO_PEERCRED allow-list (uid, primary gid, the account's supplementary
+    # groups), socket_group, and the admin socket (root or vhsmd's uid only).
+    [[ $(id -u) == 0 ]] || { echo "SKIP: needs root to run a client under another uid"; exit 77; }
+    command -v setpriv >/dev/null || { echo "SKIP: setpriv (util-linux) not installed"; exit 77; }
+    nuid=$(id -u nobody) || fail "no account nobody"
+    ngid=$(getent passwd nobody | cut -d: -f4)
+    other=54321   # a uid/gid with no account and in no allow-list
+    chmod 711 "$E2E_WORK"   # traversal only, so the other uid reaches the sockets
+    fb=$E2E_WORK/foreign    # the client binaries, readable whatever the checkout's permissions
+    mkdir "$fb" && cp "$bin/vhsm-example-client" "$bin/vhsm" "$lib/libvhsm-pkcs11.so" "$fb/" && chmod 755 "$fb" "$fb"/* ||
+      fail "copy client binaries"
+    as_other() {  # UID GID GROUPS(comma list or -) CMD...: runs CMD as that uid/gid
+      local u=$1 g=$2 grp=$3; shift 3
+      local gflag=(--clear-groups)
+      [[ $grp != - ]] && gflag=(--groups "$grp")
+      setpriv --reuid "$u" --regid "$g" "${gflag[@]}" env VHSM_SOCKET="$VHSM_SOCKET" \
+        VHSM_ADMIN_SOCKET="${VHSM_ADMIN_SOCKET:-}" "$@" 2>&1
+    }
+    init_as() { as_other "$@" "$fb/vhsm-example-client" --module "$fb/libvhsm-pkcs11.so" --init-token so-secret --pin 1234; }
+    # 1. Default: socket 0660 root:root, admin socket 0600, no allow-list.
+    E2E_ADMIN=1
+    e2e_vhsmd_config ""
+    e2e_start_vhsmd "$sim" "$E2E_WORK/store" || fail "vhsmd"
+    [[ $(stat -c '%a %u %g' "$VHSM_SOCKET") == "660 0 0" ]] || fail "socket: $(stat -c '%a %u %g' "$VHSM_SOCKET")"
+    out=$(init_as "$nuid" "$ngid" -) && fail "nobody used the token through a 0660 root socket: $out"
+    expect_in "$out" "Permission denied"
+    chmod 666 "$VHSM_SOCKET"   # past the file mode: the allow-list must refuse
+    out=$(init_as "$nuid" "$ngid" -) && fail "a uid outside the allow-list was served: $out"
+    wait_for_line "$E2E_WORK/vhsmd.log" "refused connection from uid $nuid gid $ngid" 50 || fail "no refusal logged"
+    out=$(as_other "$nuid" "$ngid" - "$fb/vhsm" provision status) && fail "nobody read the admin socket: $out"
+    expect_in "$out" "Permission denied"
+    chmod 666 "$VHSM_ADMIN_SOCKET"   # past the file mode: the uid check must refuse
+    out=$(as_other "$nuid" "$ngid" - "$fb/vhsm" provision status) && fail "nobody used the admin socket: $out"
+    expect_in "$out" "PERMISSION_DENIED"
+    expect_in "$out" "uid $nuid is not root"
+    e2e_stop "$VHSMD_PID"
+    # 2. socket_group + allowed_gids = nobody's group.
+    unset E2E_ADMIN VHSM_ADMIN_SOCKET
+    e2e_vhsmd_config "" "socket_group = $ngid" "allowed_gids = $ngid"
+    e2e_start_vhsmd "$sim" "$E2E_WORK/store" || fail "vhsmd (socket_group)"
+    [[ $(stat -c '%a %g' "$VHSM_SOCKET") == "660 $ngid" ]] || fail "socket_group: $(stat -c '%a %g' "$VHSM_SOCKET")"
+    out=$(init_as "$nuid" "$ngid" -) || fail "nobody (primary gid allowed) refused: $out"
+    expect_in "$out" "token initialised"
+    # Primary gid not listed, but the account's group is (getgrouplist); the process reaches the
+    # socket through its supplementary group.
+    out=$(init_as "$nuid" "$other" "$ngid") || fail "nobody (account group allowed) refused: $out"
+    expect_in "$out" "token initialised"
+    # A uid with no account: same supplementary group gets it past the file mode, not the allow-list.
+    out=$(init_as "$other" "$other" "$ngid") && fail "uid $other with no allowed group was served: $out"
+    wait_for_line "$E2E_WORK/vhsmd.log" "refused connection from uid $other gid $other" 50 || fail "no refusal logged for $other"
+    # 3. An unknown socket_group is a start-up error that names it.
+    e2e_stop "$VHSMD_PID"
+    e2e_vhsmd_config "" "socket_group = no-such-group-vhsm"
+    out=$(e2e_vhsmd_expect_fail "$sim" "$E2E_WORK/store") || fail "vhsmd started with an unknown socket_group: $out"
+    expect_in "$out" 'no group named "no-such-group-vhsm"'
+    echo "foreign uid: file mode, allow-list (uid, primary and account groups), socket_group and admin socket all enforced"
+    ;;
   *) echo "unknown case $case_name" >&2; exit 2 ;;
 esac
 echo "PASS: $case_name"

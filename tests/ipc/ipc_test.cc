@@ -1,11 +1,17 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
 
 #include "base/byte_reader.h"
 #include "ipc/ckrv.h"
 #include "ipc/codec.h"
 #include "ipc/mech_params.h"
 #include "ipc/protocol.h"
+#include "ipc/transport.h"
 #include "testing/status_matchers.h"
 
 namespace vhsm::ipc {
@@ -163,6 +169,108 @@ TEST(CkRvTest, MapsEveryStatusCode) {
     Status s = row.code == StatusCode::kOk ? OkStatus() : Status(row.code, "x");
     EXPECT_EQ(ToCkRv(s), row.rv) << StatusCodeName(row.code);
   }
+}
+
+
+// FrameReader over a real socket pair: what one recv() brings is not what one frame is.
+class FrameReaderTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds_), 0); }
+  void TearDown() override {
+    for (int fd : fds_) {
+      if (fd >= 0) ::close(fd);
+    }
+  }
+  void Send(ByteSpan b) { ASSERT_TRUE(WriteAll(fds_[0], b).ok()); }
+  int fds_[2] = {-1, -1};
+};
+
+TEST_F(FrameReaderTest, SeveralFramesInOneReceiveComeOutOneByOne) {
+  Bytes both = EncodeFrame(Opcode::kSign, 7, Bytes{1, 2, 3});
+  Bytes second = EncodeFrame(Opcode::kVerify, 8, Bytes(100, 9));
+  both.insert(both.end(), second.begin(), second.end());
+  Send(both);
+  FrameReader reader(fds_[1]);
+  Result<Frame> a = reader.Read();
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  EXPECT_EQ(a->header.request_id, 7u);
+  EXPECT_EQ(a->payload, (Bytes{1, 2, 3}));
+  Result<Frame> b = reader.Read();
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(b->header.opcode, Opcode::kVerify);
+  EXPECT_EQ(b->payload, Bytes(100, 9));
+}
+
+TEST_F(FrameReaderTest, FrameArrivingByteByByteIsReassembled) {
+  const Bytes frame = EncodeFrame(Opcode::kEncrypt, 3, Bytes(40, 5));
+  std::thread writer([&] {
+    for (uint8_t byte : frame) {
+      ASSERT_TRUE(WriteAll(fds_[0], ByteSpan(&byte, 1)).ok());
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+  });
+  FrameReader reader(fds_[1], /*buffer_size=*/32);  // smaller than the frame: compaction path too
+  Result<Frame> f = reader.Read();
+  writer.join();
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  EXPECT_EQ(f->payload, Bytes(40, 5));
+}
+
+TEST_F(FrameReaderTest, PayloadLargerThanTheBufferIsReadWhole) {
+  Bytes big(300000);
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<uint8_t>(i * 7);
+  const Bytes frame = EncodeFrame(Opcode::kDigest, 1, big);
+  const Bytes next = EncodeFrame(Opcode::kDigest, 2, Bytes{42});
+  std::thread writer([&] {
+    ASSERT_TRUE(WriteAll(fds_[0], frame).ok());
+    ASSERT_TRUE(WriteAll(fds_[0], next).ok());
+  });
+  FrameReader reader(fds_[1], 4096);
+  Result<Frame> f = reader.Read();
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  EXPECT_EQ(f->payload, big);
+  Result<Frame> g = reader.Read();
+  writer.join();
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  EXPECT_EQ(g->header.request_id, 2u);
+  EXPECT_EQ(g->payload, Bytes{42});
+}
+
+TEST_F(FrameReaderTest, TruncatedFrameAndBadHeaderAreErrors) {
+  Bytes frame = EncodeFrame(Opcode::kSign, 1, Bytes(10, 1));
+  frame.resize(frame.size() - 3);
+  Send(frame);
+  ::shutdown(fds_[0], SHUT_WR);
+  FrameReader reader(fds_[1]);
+  Result<Frame> f = reader.Read();
+  ASSERT_FALSE(f.ok());
+  EXPECT_EQ(f.status().code(), StatusCode::kUnavailable) << f.status().ToString();
+  EXPECT_NE(f.status().message().find("frame payload: peer closed"), std::string::npos) << f.status().ToString();
+
+  int bad[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, bad), 0);
+  Bytes wrong = EncodeFrame(Opcode::kSign, 1, Bytes{});
+  wrong[0] ^= 0xff;  // magic
+  ASSERT_TRUE(WriteAll(bad[0], wrong).ok());
+  FrameReader r2(bad[1]);
+  Result<Frame> g = r2.Read();
+  EXPECT_EQ(g.status().code(), StatusCode::kInvalidArgument) << g.status().ToString();
+  ::close(bad[0]);
+  ::close(bad[1]);
+}
+
+TEST_F(FrameReaderTest, SpinReturnsWhenDataArrivesAndGivesUpWhenNoneDoes) {
+  FrameReader reader(fds_[1]);
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_FALSE(SpinUntilReadable(fds_[1], 2000));  // nothing sent: gives up after ~2 ms
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::microseconds(2000));
+  Send(EncodeFrame(Opcode::kHello, 1, Bytes{}));
+  EXPECT_TRUE(SpinUntilReadable(fds_[1], 1000000));
+  EXPECT_FALSE(SpinUntilReadable(fds_[1], 0));  // 0 = never spin
+  reader.Spin(50);
+  Result<Frame> f = reader.Read();
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  EXPECT_EQ(f->header.opcode, Opcode::kHello);
 }
 
 }  // namespace
