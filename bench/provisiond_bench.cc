@@ -2,12 +2,16 @@
 // threads: each iteration is one GET /kbs/v0/resource/... with an EAR bearer token (ES256
 // verify, policy lookup + evaluation, resource read + AES-GCM open, audit append, JWE
 // ECDH-ES+A256KW to a P-256 TEE key). Audit records are group-committed (AuditWriter):
-// records_per_commit shows how many releases shared a transaction; loadavg_1m the machine's load. Backends: SQLite with synchronous=FULL (the default: every
-// audit record fsynced), SQLite with synchronous=NORMAL, and PostgreSQL (VHSM_BENCH_PG_URL, or a
-// throwaway cluster from scripts/pg-test-cluster.sh when the server binaries are installed).
+// records_per_commit shows how many releases shared a transaction; loadavg_1m the machine's load.
+// Backends: SQLite with synchronous=FULL (the default: every audit record fsynced), SQLite with
+// synchronous=NORMAL, and PostgreSQL (VHSM_BENCH_PG_URL, or a throwaway cluster from
+// scripts/pg-test-cluster.sh when the server binaries are installed). Baseline in the same run:
+// BM_CryptoFloor (the ES256 verify + P-256 ECDH every release needs, in-process, 2 threads);
+// vs_crypto_floor is releases/s divided by it.
 // Target from issue 6: >= 2,000 releases/s with SQLite on the 2-core CI machine.
 #include <benchmark/benchmark.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -158,6 +162,45 @@ World& GetWorld(Backend backend) {
   return worlds[backend];
 }
 
+// The crypto floor of one release, in-process and without HTTP or a database: verify an ES256
+// signature (the EAR token), generate the ephemeral P-256 key and do the ECDH of
+// ECDH-ES+A256KW. Run first; BM_Release prints its rate as a fraction of this one.
+//
+// Per-thread rates of the last (timed) run of each benchmark; Google Benchmark reruns a
+// benchmark while it probes the iteration count, so every run overwrites its thread's slot.
+double g_floor_rate[8] = {};
+
+double ThreadRate(benchmark::State& state, std::chrono::steady_clock::time_point t0) {
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return secs > 0 ? static_cast<double>(state.iterations()) / secs : 0;
+}
+
+void BM_CryptoFloor(benchmark::State& state) {
+  static crypto::PrivateKey signer = *crypto::PrivateKey::GenerateEc(crypto::EcCurve::kP256);
+  static crypto::PrivateKey tee = *crypto::PrivateKey::GenerateEc(crypto::EcCurve::kP256);
+  static const Bytes msg(900, 0x41);  // about an EAR token's signing input
+  static const Bytes sig = *signer.Sign(crypto::SignatureScheme::kEcdsaSha256, msg);
+  const crypto::PublicKey pub = signer.Public();
+  const crypto::PublicKey tee_pub = tee.Public();
+  const auto t0 = std::chrono::steady_clock::now();
+  for (auto _ : state) {
+    if (!pub.Verify(crypto::SignatureScheme::kEcdsaSha256, msg, sig).ok()) {
+      state.SkipWithError("verify");
+      return;
+    }
+    Result<crypto::PrivateKey> eph = crypto::PrivateKey::GenerateEc(crypto::EcCurve::kP256);
+    Result<SecretBytes> z = eph.ok() ? eph->Ecdh(tee_pub) : Result<SecretBytes>(eph.status());
+    if (!z.ok()) {
+      state.SkipWithError("ecdh");
+      return;
+    }
+    benchmark::DoNotOptimize(z->size());
+  }
+  g_floor_rate[state.thread_index() % 8] = ThreadRate(state, t0);
+  state.counters["floor_per_s"] = benchmark::Counter(
+      static_cast<double>(state.iterations()) * static_cast<double>(state.threads()), benchmark::Counter::kIsRate);
+}
+
 void BM_Release(benchmark::State& state) {
   World& w = GetWorld(static_cast<Backend>(state.range(0)));
   if (!w.error.empty()) {
@@ -175,10 +218,15 @@ void BM_Release(benchmark::State& state) {
   const std::vector<std::pair<std::string, std::string>> h = {{"Authorization", "Bearer " + w.token}};
   int64_t failures = 0;
   const provisioning::AuditWriterStats before = w.service->audit_stats();
+  const auto t0 = std::chrono::steady_clock::now();
   for (auto _ : state) {
     auto r = (*client)->Get("/kbs/v0/resource/bench/key/aes", h);
     if (!r.ok() || r->status != 200) ++failures;
   }
+  // This thread's share of (releases/s ÷ crypto-floor/s); counters are summed over threads.
+  double floor = 0;
+  for (double f : g_floor_rate) floor += f;
+  if (floor > 0) state.counters["vs_crypto_floor"] = ThreadRate(state, t0) / floor;
   if (failures > 0) state.SkipWithError(("non-200 answers: " + std::to_string(failures)).c_str());
   if (state.thread_index() == 0) {
     // Group commit: audit records per committed transaction (fsync), and the machine's load.
@@ -197,6 +245,7 @@ void BM_Release(benchmark::State& state) {
       static_cast<double>(state.iterations()) * static_cast<double>(state.threads()), benchmark::Counter::kIsRate);
 }
 
+BENCHMARK(BM_CryptoFloor)->Threads(2)->UseRealTime()->MinTime(2.0);
 BENCHMARK(BM_Release)
     ->ArgName("backend_sqlitefull0_sqlitenormal1_pg2")
     ->Arg(kSqliteFull)

@@ -345,8 +345,9 @@ CK_RV Engine::GenerateKeyPair(const ipc::WireMechanism& mech, Object* pub, Objec
                                         &point_len) != 1) {
       return Fail(CKR_FUNCTION_FAILED);
     }
-    pub->attrs[CKA_EC_POINT] = DerOctetString(ByteSpan(point, point_len));
+    // `params` points into pub->attrs: copy it before inserting into that map (FlatMap).
     priv->attrs[CKA_EC_PARAMS] = *params;
+    pub->attrs[CKA_EC_POINT] = DerOctetString(ByteSpan(point, point_len));
   } else if (mech.type == CKM_RSA_PKCS_KEY_PAIR_GEN) {
     std::optional<CK_ULONG> bits = pub->GetUlong(CKA_MODULUS_BITS);
     if (!bits) return CKR_TEMPLATE_INCOMPLETE;
@@ -389,8 +390,9 @@ CK_RV Engine::GenerateKeyPair(const ipc::WireMechanism& mech, Object* pub, Objec
     uint8_t point[32];
     size_t point_len = sizeof(point);
     if (EVP_PKEY_get_raw_public_key(pkey.get(), point, &point_len) != 1) return Fail(CKR_FUNCTION_FAILED);
-    pub->attrs[CKA_EC_POINT] = DerOctetString(ByteSpan(point, point_len));
+    // `params` points into pub->attrs: copy it before inserting into that map (FlatMap).
     priv->attrs[CKA_EC_PARAMS] = *params;
+    pub->attrs[CKA_EC_POINT] = DerOctetString(ByteSpan(point, point_len));
   } else {
     return CKR_MECHANISM_INVALID;
   }

@@ -1,4 +1,4 @@
-// object.h: a PKCS#11 object as vhsmd holds it. Public attributes live in an ordered map of raw
+// object.h: a PKCS#11 object as vhsmd holds it. Public attributes live in a sorted flat map of raw
 // native-ABI values (CK_BBOOL 1 byte, CK_ULONG sizeof(CK_ULONG)); key material lives only in
 // `secret` (raw bytes for secret keys, DER private key for asymmetric keys) and in the prepared
 // EVP_PKEY cached beside it. An Object is immutable once published in the token's table (changes
@@ -19,6 +19,7 @@
 #include "base/secret_bytes.h"
 #include "crypto/ossl_ptr.h"
 #include "ipc/codec.h"
+#include "vhsm/flat_map.h"
 
 namespace vhsm::hsm {
 
@@ -31,7 +32,7 @@ std::optional<AttrKind> AttributeKind(CK_ATTRIBUTE_TYPE type);
 // True for attributes whose value is key material (never stored in Object::attrs).
 bool IsSecretComponent(CK_OBJECT_CLASS cls, CK_ATTRIBUTE_TYPE type);
 
-using AttrMap = std::map<CK_ATTRIBUTE_TYPE, Bytes>;
+using AttrMap = FlatMap<CK_ATTRIBUTE_TYPE, Bytes>;
 
 Bytes BoolValue(bool v);
 Bytes UlongValue(CK_ULONG v);

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <limits>
 #include <thread>
 
 #include "base/byte_reader.h"
@@ -276,61 +277,86 @@ Status SealedStore::ApplyObjectBatch(const std::vector<std::pair<uint64_t, ByteS
 }
 
 Status SealedStore::ForEachObject(const std::function<Status(uint64_t id, SecretBytes body)>& fn) {
-  std::lock_guard<std::mutex> lock(mu_);
-  sqlite3_stmt* raw = nullptr;
-  sqlite3_prepare_v2(db_, "SELECT id, blob FROM objects ORDER BY id", -1, &raw, nullptr);
-  StmtPtr st(raw);
-  int rc;
-  while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) {
-    uint64_t id = static_cast<uint64_t>(sqlite3_column_int64(st.get(), 0));
-    const uint8_t* p = static_cast<const uint8_t*>(sqlite3_column_blob(st.get(), 1));
-    VHSM_ASSIGN_OR_RETURN(SecretBytes body,
-                          Unseal("object", id, ByteSpan(p, static_cast<size_t>(sqlite3_column_bytes(st.get(), 1)))));
-    VHSM_RETURN_IF_ERROR(fn(id, std::move(body)));
-  }
-  if (rc != SQLITE_DONE) return DataLossError(path_ + ": reading objects: " + sqlite3_errmsg(db_));
-  return OkStatus();
+  return ForEachObjectParallel(1, [&](unsigned, uint64_t id, SecretBytes body) { return fn(id, std::move(body)); });
 }
 
 Status SealedStore::ForEachObjectParallel(unsigned workers, const ParallelObjectFn& fn) {
   if (workers == 0) workers = 1;
-  // Phase 1: copy the sealed rows out (SQLite work, one thread, under the store lock).
-  std::vector<std::pair<uint64_t, Bytes>> rows;
+  // Split points: the id at each 1/workers quantile (ids are the primary key, so OFFSET walks the
+  // index, not the blobs). Worker w reads ids in [bounds[w], bounds[w+1]) itself, straight from
+  // SQLite's page buffers: no serial copy of the whole table first.
+  std::vector<int64_t> bounds;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    sqlite3_stmt* raw = nullptr;
-    sqlite3_prepare_v2(db_, "SELECT id, blob FROM objects ORDER BY id", -1, &raw, nullptr);
-    StmtPtr st(raw);
-    int rc;
-    while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) {
-      const uint8_t* p = static_cast<const uint8_t*>(sqlite3_column_blob(st.get(), 1));
-      const size_t n = static_cast<size_t>(sqlite3_column_bytes(st.get(), 1));
-      rows.emplace_back(static_cast<uint64_t>(sqlite3_column_int64(st.get(), 0)), Bytes(p, p + n));
+    int64_t count = 0;
+    {
+      sqlite3_stmt* raw = nullptr;
+      sqlite3_prepare_v2(db_, "SELECT count(*) FROM objects", -1, &raw, nullptr);
+      StmtPtr st(raw);
+      if (sqlite3_step(st.get()) != SQLITE_ROW) return DataLossError(path_ + ": counting objects: " + sqlite3_errmsg(db_));
+      count = sqlite3_column_int64(st.get(), 0);
     }
-    if (rc != SQLITE_DONE) return DataLossError(path_ + ": reading objects: " + sqlite3_errmsg(db_));
+    // Workers past the first read through their own read-only connection; a store that cannot be
+    // reopened by path (in-memory) is read by one worker.
+    if (count < 2 * static_cast<int64_t>(workers) || path_.empty() || path_ == ":memory:") workers = 1;
+    bounds.push_back(std::numeric_limits<int64_t>::min());
+    sqlite3_stmt* raw = nullptr;
+    sqlite3_prepare_v2(db_, "SELECT id FROM objects ORDER BY id LIMIT 1 OFFSET ?1", -1, &raw, nullptr);
+    StmtPtr st(raw);
+    for (unsigned w = 1; w < workers; ++w) {
+      sqlite3_reset(st.get());
+      sqlite3_bind_int64(st.get(), 1, count * w / workers);
+      if (sqlite3_step(st.get()) != SQLITE_ROW) return DataLossError(path_ + ": splitting objects: " + sqlite3_errmsg(db_));
+      bounds.push_back(sqlite3_column_int64(st.get(), 0));
+    }
+    bounds.push_back(std::numeric_limits<int64_t>::max());
   }
-  // Phase 2: unseal contiguous ranges in parallel (AES-GCM + the caller's parse/prepare).
-  workers = static_cast<unsigned>(std::min<size_t>(workers, std::max<size_t>(rows.size(), 1)));
   std::vector<Status> results(workers);
   std::atomic<bool> failed{false};
   auto run = [&](unsigned w) {
-    const size_t begin = rows.size() * w / workers;
-    const size_t end = rows.size() * (w + 1) / workers;
-    crypto::EvpCipherCtxPtr ctx(EVP_CIPHER_CTX_new());
-    if (!ctx || EVP_DecryptInit_ex2(ctx.get(), EVP_aes_256_gcm(), key_.Expose().data(), nullptr, nullptr) != 1) {
-      results[w] = crypto::OpenSslError("unseal objects: cipher init");
+    auto fail = [&](Status st) {
+      results[w] = std::move(st);
       failed = true;
+    };
+    sqlite3* db = nullptr;
+    std::unique_lock<std::mutex> lock(mu_, std::defer_lock);
+    if (w == 0) {
+      lock.lock();  // worker 0 uses the store's own connection
+      db = db_;
+    } else if (sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
+      fail(DataLossError(path_ + ": cannot reopen for reading: " + (db ? sqlite3_errmsg(db) : "out of memory")));
+      sqlite3_close_v2(db);
       return;
     }
-    for (size_t i = begin; i < end && !failed.load(std::memory_order_relaxed); ++i) {
-      Result<SecretBytes> body = UnsealWith(ctx.get(), "object", rows[i].first, rows[i].second);
-      Status st = body.ok() ? fn(w, rows[i].first, std::move(*body)) : body.status();
-      if (!st.ok()) {
-        results[w] = std::move(st);
-        failed = true;
-        return;
+    auto close_db = [&] {
+      if (w != 0) sqlite3_close_v2(db);
+    };
+    crypto::EvpCipherCtxPtr ctx(EVP_CIPHER_CTX_new());
+    if (!ctx || EVP_DecryptInit_ex2(ctx.get(), EVP_aes_256_gcm(), key_.Expose().data(), nullptr, nullptr) != 1) {
+      fail(crypto::OpenSslError("unseal objects: cipher init"));
+      close_db();
+      return;
+    }
+    sqlite3_stmt* raw = nullptr;
+    sqlite3_prepare_v2(db, "SELECT id, blob FROM objects WHERE id >= ?1 AND id < ?2 ORDER BY id", -1, &raw, nullptr);
+    StmtPtr st(raw);
+    sqlite3_bind_int64(st.get(), 1, bounds[w]);
+    sqlite3_bind_int64(st.get(), 2, bounds[w + 1]);
+    int rc = SQLITE_DONE;
+    while (!failed.load(std::memory_order_relaxed) && (rc = sqlite3_step(st.get())) == SQLITE_ROW) {
+      const uint64_t id = static_cast<uint64_t>(sqlite3_column_int64(st.get(), 0));
+      const uint8_t* p = static_cast<const uint8_t*>(sqlite3_column_blob(st.get(), 1));
+      const ByteSpan blob(p, static_cast<size_t>(sqlite3_column_bytes(st.get(), 1)));
+      Result<SecretBytes> body = UnsealWith(ctx.get(), "object", id, blob);
+      Status s = body.ok() ? fn(w, id, std::move(*body)) : body.status();
+      if (!s.ok()) {
+        fail(std::move(s));
+        break;
       }
     }
+    if (!failed && rc != SQLITE_DONE) fail(DataLossError(path_ + ": reading objects: " + sqlite3_errmsg(db)));
+    st.reset();
+    close_db();
   };
   std::vector<std::thread> threads;
   for (unsigned w = 1; w < workers; ++w) threads.emplace_back(run, w);

@@ -51,12 +51,14 @@ class SealedStore {
                           const std::function<void(size_t)>& after_write = nullptr);
   // Calls `fn` for every object (decrypted body). Stops at the first error.
   Status ForEachObject(const std::function<Status(uint64_t id, SecretBytes body)>& fn);
-  // Start-up load on `workers` threads (>= 1): the sealed rows are read under the store lock,
-  // split into contiguous id ranges, and each worker unseals its range with one keyed AES-GCM
-  // context (no per-row key schedule). `fn(worker, id, body)` runs on worker `worker`
+  // Start-up load on `workers` threads (>= 1): the ids are split into `workers` contiguous ranges
+  // of equal row count, and each worker reads its range through its own read-only SQLite
+  // connection (worker 0: the store's, under the store lock) and unseals it with one keyed
+  // AES-GCM context (no per-row key schedule). `fn(worker, id, body)` runs on worker `worker`
   // (0..workers-1) concurrently with the other workers, in id order within a worker, so it may
-  // only touch per-worker state. Returns the first error of the lowest-numbered failing worker
-  // (DataLoss for a row that does not authenticate); the other workers stop early.
+  // only touch per-worker state. Meant for start-up: nothing may write to the store meanwhile.
+  // Returns the first error of the lowest-numbered failing worker (DataLoss for a row that does
+  // not authenticate); the other workers stop early.
   using ParallelObjectFn = std::function<Status(unsigned worker, uint64_t id, SecretBytes body)>;
   Status ForEachObjectParallel(unsigned workers, const ParallelObjectFn& fn);
 
