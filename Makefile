@@ -29,9 +29,10 @@ fuzz-build: deps
 	./scripts/configure.sh fuzz
 	cmake --build --preset fuzz --target vhsm_fuzzers
 
-# Runs every fuzzer briefly on its seed corpus (FUZZ_SECONDS each).
+# Runs every fuzzer briefly on its seed corpus (FUZZ_SECONDS each, two at a time): ctest tests
+# fuzz_smoke.<name> of the fuzz preset.
 fuzz-smoke: fuzz-build
-	./scripts/fuzz-smoke.sh build-fuzz/fuzz $${FUZZ_SECONDS:-20}
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-20} ctest --preset fuzz
 
 bench: deps
 	./scripts/configure.sh release

@@ -111,6 +111,13 @@ function(vhsm_fuzzer)
   if(NOT VHSM_FUZZ)
     add_test(NAME fuzz_replay.${corpus} COMMAND ${A_NAME} ${PROJECT_SOURCE_DIR}/fuzz/corpus/${corpus})
     set_tests_properties(fuzz_replay.${corpus} PROPERTIES LABELS fuzz-replay)
+  else()
+    # `ctest --preset fuzz`: each fuzzer for FUZZ_SECONDS (environment, default 20) on a copy of
+    # its seed corpus.
+    add_test(NAME fuzz_smoke.${corpus}
+             COMMAND ${PROJECT_SOURCE_DIR}/scripts/fuzz-one.sh $<TARGET_FILE:${A_NAME}>
+                     ${PROJECT_SOURCE_DIR}/fuzz/corpus/${corpus})
+    set_tests_properties(fuzz_smoke.${corpus} PROPERTIES LABELS fuzz-smoke TIMEOUT 900)
   endif()
 endfunction()
 

@@ -9,7 +9,8 @@
 // is chgrp'd to, so that group can reach it), spin_us (poll for a client's next request this long
 // before sleeping; 50, 0 disables), max_pin_failures, pbkdf2_iterations,
 // seal_fields (comma list of measurement, policy, image_id, family_id, guest_svn, tcb_version),
-// log_level (debug|info|warning|error).
+// secure_heap_mb (32; 0 disables: the mlock'ed, never-dumped heap for key material, see
+// base/secret_bytes.h), log_level (debug|info|warning|error).
 #include <signal.h>
 #include <unistd.h>
 
@@ -25,6 +26,7 @@
 #include <thread>
 
 #include "base/log.h"
+#include "base/secret_bytes.h"
 #include "provisioner/admin_server.h"
 #include "provisioner/on_demand.h"
 #include "provisioner/startup.h"
@@ -151,6 +153,34 @@ int main(int argc, char** argv) {
 
   vhsm::hsm::HardeningResult hard = vhsm::hsm::HardenProcess();
   if (!hard.notes.empty()) log.Warn("hardening: " + hard.notes);
+  // Key material (SecretBytes, OpenSSL's private-key BIGNUMs) goes to a secure heap: a separate
+  // mlock'ed, MADV_DONTDUMP mapping with guard pages. Set up before any key exists.
+  {
+    unsigned long mb = 32;
+    if (flags.config.count("secure_heap_mb")) {
+      try {
+        mb = std::stoul(flags.config["secure_heap_mb"]);
+      } catch (const std::exception&) {
+        return Usage("config: secure_heap_mb: not a number");
+      }
+      if (mb > 65536) return Usage("config: secure_heap_mb: got " + std::to_string(mb) + ", want 0..65536");
+    }
+    if (mb > 0) {
+      std::string err;
+      if (!vhsm::InitSecureHeap(static_cast<size_t>(mb) << 20, &err)) {
+        log.Warn("secure heap: " + err + "; key material stays in the ordinary heap");
+      } else {
+        const vhsm::SecureHeapStatus sh = vhsm::GetSecureHeapStatus();
+        const std::string size = std::to_string(sh.size >> 20) + " MiB";
+        if (sh.locked) {
+          log.Info("secure heap: " + size + ", locked in memory, excluded from core dumps");
+        } else {
+          log.Warn("secure heap: " + size + ", excluded from core dumps but NOT locked (mlock failed: raise "
+                   "RLIMIT_MEMLOCK, e.g. LimitMEMLOCK=infinity, or grant CAP_IPC_LOCK)");
+        }
+      }
+    }
+  }
 
   std::unique_ptr<vhsm::snp::Firmware> firmware;
   if (flags.platform == "insecure-dev") {
@@ -237,6 +267,16 @@ int main(int argc, char** argv) {
   if (!token.ok()) {
     std::cerr << "vhsmd: cannot load token: " << token.status().ToString() << "\n";
     return 1;
+  }
+  if (const vhsm::SecureHeapStatus sh = vhsm::GetSecureHeapStatus(); sh.initialised) {
+    const std::string line = "secure heap: " + std::to_string((sh.used + 1023) >> 10) + " KiB of " +
+                             std::to_string(sh.size >> 20) + " MiB in use after loading the token";
+    if (sh.fallbacks > 0) {
+      log.Warn(line + "; " + std::to_string(sh.fallbacks) +
+               " secrets did not fit and are in the ordinary heap: raise secure_heap_mb");
+    } else {
+      log.Info(line);
+    }
   }
   // On-demand provisioning into the live token through the admin socket.
   std::unique_ptr<vhsm::provisioner::OnDemandProvisioner> on_demand;

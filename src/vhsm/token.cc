@@ -154,15 +154,16 @@ CK_RV FillCertificate(Object* o) {
     ERR_clear_error();
     return CKR_ATTRIBUTE_VALUE_INVALID;
   }
-  SetDefault(a, CKA_SUBJECT, ToDer<X509_NAME, i2d_X509_NAME>(X509_get_subject_name(cert.get())));
-  SetDefault(a, CKA_ISSUER, ToDer<X509_NAME, i2d_X509_NAME>(X509_get_issuer_name(cert.get())));
-  SetDefault(a, CKA_SERIAL_NUMBER, ToDer<ASN1_INTEGER, i2d_ASN1_INTEGER>(X509_get0_serialNumber(cert.get())));
+  // Digest first: `value` points into `a`, and inserting into `a` (FlatMap) invalidates it.
   uint8_t sha1[EVP_MAX_MD_SIZE];
   unsigned int sha1_len = 0;
   if (EVP_Digest(value->second.data(), value->second.size(), sha1, &sha1_len, EVP_sha1(), nullptr) != 1) {
     ERR_clear_error();
     return CKR_FUNCTION_FAILED;
   }
+  SetDefault(a, CKA_SUBJECT, ToDer<X509_NAME, i2d_X509_NAME>(X509_get_subject_name(cert.get())));
+  SetDefault(a, CKA_ISSUER, ToDer<X509_NAME, i2d_X509_NAME>(X509_get_issuer_name(cert.get())));
+  SetDefault(a, CKA_SERIAL_NUMBER, ToDer<ASN1_INTEGER, i2d_ASN1_INTEGER>(X509_get0_serialNumber(cert.get())));
   a[CKA_CHECK_VALUE] = Bytes(sha1, sha1 + 3);
   SetDefault(a, CKA_TOKEN, BoolValue(false));
   SetDefault(a, CKA_PRIVATE, BoolValue(false));

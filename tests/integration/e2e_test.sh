@@ -49,6 +49,15 @@ case $case_name in
     log=$(cat "$E2E_WORK/vhsmd.log")
     for s in "step 2" "step 3" "step 4" "step 5" "demo/key/aes-256 -> label \"demo-aes\" (aes 256-bit): imported" \
              "demo/key/ec-p256 -> label \"demo-ec\" (ec 256-bit): imported"; do expect_in "$log" "$s"; done
+    # Key material in the secure heap: locked when vhsmd may lock memory (root or a large
+    # RLIMIT_MEMLOCK), and the imported keys fit in it.
+    if [[ $(id -u) == 0 || $(ulimit -l) == unlimited ]]; then
+      expect_in "$log" "secure heap: 32 MiB, locked in memory, excluded from core dumps"
+    else
+      expect_in "$log" "secure heap: 32 MiB, excluded from core dumps but NOT locked"
+    fi
+    expect_in "$log" "MiB in use after loading the token"
+    grep -q "did not fit" <<<"$log" && fail "secrets outside the secure heap: $log"
     out=$(e2e_client) || fail "client: $out"
     expect_in "$out" "CKR_ATTRIBUTE_SENSITIVE (as required"
     expect_in "$out" "resource demo/key/aes-256"
