@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstring>
 #include <mutex>
 
@@ -42,6 +43,19 @@ int ClassOf(size_t bytes) {
     ++c;
   }
   return c;
+}
+
+// VmLck of this process in KiB (/proc/self/status), or -1 when it cannot be read.
+long LockedKb() {
+  FILE* f = std::fopen("/proc/self/status", "re");
+  if (f == nullptr) return -1;
+  char line[256];
+  long kb = -1;
+  while (std::fgets(line, sizeof(line), f) != nullptr) {
+    if (std::sscanf(line, "VmLck: %ld kB", &kb) == 1) break;
+  }
+  std::fclose(f);
+  return kb;
 }
 
 void* ArenaAllocate(size_t bytes) {
@@ -118,7 +132,10 @@ bool InitSecureHeap(size_t bytes, std::string* error) {
     ::munmap(m, size);
     return false;
   }
-  g_arena.locked = ::mlock(m, size) == 0;
+  // Locked only if the kernel says so: VmLck must grow by the arena's size. (mlock can succeed
+  // without locking anything: ASan's runtime, for one, turns it into a no-op returning 0.)
+  const long before_kb = LockedKb();
+  g_arena.locked = ::mlock(m, size) == 0 && before_kb >= 0 && LockedKb() - before_kb >= static_cast<long>(size >> 10);
   g_arena.base = static_cast<uint8_t*>(m);
   g_arena.size = size;
   g_arena_ready.store(true, std::memory_order_release);

@@ -56,15 +56,21 @@ TEST(SecureHeapTest, SecretsLiveInALockedUndumpedHeapAndAFullHeapFallsBack) {
 
   rlimit ml{};
   ASSERT_EQ(getrlimit(RLIMIT_MEMLOCK, &ml), 0);
-  const bool can_lock = ::geteuid() == 0 || ml.rlim_cur == RLIM_INFINITY || ml.rlim_cur >= (size_t{1} << 20);
+  bool can_lock = ::geteuid() == 0 || ml.rlim_cur == RLIM_INFINITY || ml.rlim_cur >= (size_t{1} << 20);
+#if defined(__SANITIZE_ADDRESS__)
+  can_lock = false;  // ASan's runtime makes mlock a no-op that returns 0
+  std::printf("ASan build: mlock is a no-op here, so only the honesty of the status is checked\n");
+#endif
   const std::string flags = MappingFlags(first, st.size);
   ASSERT_FALSE(flags.empty()) << "no " << st.size << "-byte mapping holds the secret";
   EXPECT_NE(flags.find(" dd"), std::string::npos) << "not excluded from core dumps: " << flags;
+  // The status never claims a lock the kernel does not show, whatever the build.
+  EXPECT_EQ(st.locked, flags.find(" lo") != std::string::npos) << flags;
   if (can_lock) {
-    EXPECT_TRUE(st.locked);
-    EXPECT_NE(flags.find(" lo"), std::string::npos) << "not locked: " << flags;
+    EXPECT_TRUE(st.locked) << "not locked: " << flags;
   } else {
-    std::printf("RLIMIT_MEMLOCK %lu and not root: lock not asserted\n", static_cast<unsigned long>(ml.rlim_cur));
+    std::printf("lock not asserted (RLIMIT_MEMLOCK %lu, euid %u)\n", static_cast<unsigned long>(ml.rlim_cur),
+                static_cast<unsigned>(::geteuid()));
   }
 
   // Fill the heap with 8 KiB secrets; the ones that do not fit go to the ordinary heap, intact.
