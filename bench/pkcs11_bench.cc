@@ -121,10 +121,10 @@ CK_RV SignOnce(CK_SESSION_HANDLE s, CK_MECHANISM_TYPE mech, CK_OBJECT_HANDLE key
   return rv != CKR_OK ? rv : f->C_Sign(s, in, in_len, sig, &len);
 }
 
-// Runs `op` on `threads` threads for `seconds`; `setup` makes each thread's state. Prints the
-// rate in the same format as the module path; false when an operation failed.
+// Runs `op` on `threads` threads for `seconds`; `setup` makes each thread's operation (a callable
+// returning false on failure). Prints "name<TAB>threads=N<TAB>R ops/s", or FAILED.
 template <class Setup>
-void RunRaw(const char* name, int threads, double seconds, Setup setup) {
+void RunTimed(const char* name, int threads, double seconds, Setup setup) {
   std::atomic<long> total{0};
   std::atomic<bool> failed{false};
   std::vector<std::thread> pool;
@@ -156,6 +156,28 @@ void RunRaw(const char* name, int threads, double seconds, Setup setup) {
   std::fflush(stdout);
 }
 
+// A module operation on its own session (opened here, closed on destruction; move-only).
+class SessionOp {
+ public:
+  SessionOp(CK_SLOT_ID slot, const OpFn* fn, const Keys* keys) : fn_(fn), keys_(keys) {
+    open_ = f->C_OpenSession(slot, CKF_SERIAL_SESSION, nullptr, nullptr, &s_) == CKR_OK;
+  }
+  SessionOp(SessionOp&& o) noexcept : s_(o.s_), open_(o.open_), fn_(o.fn_), keys_(o.keys_) { o.open_ = false; }
+  SessionOp(const SessionOp&) = delete;
+  SessionOp& operator=(const SessionOp&) = delete;
+  SessionOp& operator=(SessionOp&&) = delete;
+  ~SessionOp() {
+    if (open_) f->C_CloseSession(s_);
+  }
+  bool operator()() const { return open_ && (*fn_)(s_, *keys_) == CKR_OK; }
+
+ private:
+  CK_SESSION_HANDLE s_ = 0;
+  bool open_ = false;
+  const OpFn* fn_;
+  const Keys* keys_;
+};
+
 int RawBaseline(const std::string& ops, int threads, double seconds) {
   EVP_PKEY* ec = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
   EVP_PKEY* rsa = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<size_t>(2048));
@@ -165,7 +187,7 @@ int RawBaseline(const std::string& ops, int threads, double seconds) {
   }
   static const unsigned char kAes[32] = {1, 2, 3}, kHmac[32] = {4, 5, 6};
   if (ops.find("ecdsa") != std::string::npos) {
-    RunRaw("ecdsa", threads, seconds, [&] {
+    RunTimed("ecdsa", threads, seconds, [&] {
       return [ec] {
         unsigned char hash[32] = {1, 2, 3}, sig[80];
         size_t len = sizeof(sig);
@@ -177,7 +199,7 @@ int RawBaseline(const std::string& ops, int threads, double seconds) {
     });
   }
   if (ops.find("rsa") != std::string::npos) {
-    RunRaw("rsa", threads, seconds, [&] {
+    RunTimed("rsa", threads, seconds, [&] {
       return [rsa] {
         unsigned char msg[32] = {4}, sig[256];
         size_t len = sizeof(sig);
@@ -190,7 +212,7 @@ int RawBaseline(const std::string& ops, int threads, double seconds) {
     });
   }
   if (ops.find("gcm") != std::string::npos) {
-    RunRaw("gcm", threads, seconds, [&] {
+    RunTimed("gcm", threads, seconds, [&] {
       auto ctx = std::shared_ptr<EVP_CIPHER_CTX>(EVP_CIPHER_CTX_new(), EVP_CIPHER_CTX_free);
       return [ctx] {
         static thread_local std::vector<unsigned char> in(4096, 7), out(4096 + 16);
@@ -205,7 +227,7 @@ int RawBaseline(const std::string& ops, int threads, double seconds) {
   }
   if (ops.find("hmac") != std::string::npos) {
     EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
-    RunRaw("hmac", threads, seconds, [&] {
+    RunTimed("hmac", threads, seconds, [&] {
       auto ctx = std::shared_ptr<EVP_MAC_CTX>(EVP_MAC_CTX_new(mac), EVP_MAC_CTX_free);
       return [ctx] {
         unsigned char msg[64] = {5}, out[32];
@@ -299,40 +321,8 @@ int main(int argc, char** argv) {
   };
   for (const Bench& b : benches) {
     if (ops.find(b.name) == std::string::npos) continue;
-    std::atomic<long> total{0};
-    std::atomic<bool> failed{false};
-    std::vector<std::thread> pool;
-    auto start = std::chrono::steady_clock::now();
-    auto deadline = start + std::chrono::duration<double>(seconds);
-    for (int t = 0; t < threads; ++t) {
-      pool.emplace_back([&] {
-        CK_SESSION_HANDLE s;
-        if (f->C_OpenSession(slot, CKF_SERIAL_SESSION, nullptr, nullptr, &s) != CKR_OK) {
-          failed = true;
-          return;
-        }
-        long n = 0;
-        while (std::chrono::steady_clock::now() < deadline) {
-          for (int i = 0; i < 16; ++i) {
-            if (b.fn(s, keys) != CKR_OK) {
-              failed = true;
-              return;
-            }
-            ++n;
-          }
-        }
-        total += n;
-        f->C_CloseSession(s);
-      });
-    }
-    for (auto& t : pool) t.join();
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (failed) {
-      std::printf("%s\tthreads=%d\tFAILED\n", b.name, threads);
-      continue;
-    }
-    std::printf("%s\tthreads=%d\t%.0f ops/s\n", b.name, threads, static_cast<double>(total.load()) / secs);
-    std::fflush(stdout);
+    // One session per thread, closed when the thread's operation object goes.
+    RunTimed(b.name, threads, seconds, [&] { return SessionOp(slot, &b.fn, &keys); });
   }
   if (ops.find("objects") != std::string::npos) {
     // Token-object creation rate, then find-by-label latency among them.
