@@ -9,7 +9,7 @@
 // is chgrp'd to, so that group can reach it), spin_us (poll for a client's next request this long
 // before sleeping; 50, 0 disables), max_pin_failures, pbkdf2_iterations,
 // seal_fields (comma list of measurement, policy, image_id, family_id, guest_svn, tcb_version),
-// secure_heap_mb (32; 0 disables: the mlock'ed, never-dumped heap for key material, see
+// secure_heap_mb (32; 0 disables: the mlock'ed, never-dumped arena for key material, see
 // base/secret_bytes.h), log_level (debug|info|warning|error).
 #include <signal.h>
 #include <unistd.h>
@@ -153,8 +153,8 @@ int main(int argc, char** argv) {
 
   vhsm::hsm::HardeningResult hard = vhsm::hsm::HardenProcess();
   if (!hard.notes.empty()) log.Warn("hardening: " + hard.notes);
-  // Key material (SecretBytes, OpenSSL's private-key BIGNUMs) goes to a secure heap: a separate
-  // mlock'ed, MADV_DONTDUMP mapping with guard pages. Set up before any key exists.
+  // Key material (every SecretBytes) goes to the secret arena: a separate mlock'ed, MADV_DONTDUMP
+  // mapping (base/secret_bytes.h). Set up before any key exists.
   {
     unsigned long mb = 32;
     if (flags.config.count("secure_heap_mb")) {

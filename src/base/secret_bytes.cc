@@ -167,9 +167,9 @@ SecretBytes& SecretBytes::operator=(SecretBytes&& other) noexcept {
 }
 
 void SecretBytes::Clear() {
-  if (!data_.empty()) OPENSSL_cleanse(data_.data(), data_.size());
-  data_.clear();
-  data_.shrink_to_fit();
+  // Releasing the buffer cleanses it (SecureFree), so the bytes are wiped exactly once; swapping
+  // with an empty vector guarantees the release (shrink_to_fit is only a request).
+  decltype(data_)().swap(data_);
 }
 
 }  // namespace vhsm

@@ -19,7 +19,7 @@ inline constexpr uint32_t kMagic = 0x4d534856;  // "VHSM" little-endian
 inline constexpr uint16_t kProtocolVersion = 1;
 inline constexpr size_t kHeaderSize = 16;
 // 16 MiB: a kMaxBlob (12 MiB) data field plus mechanism/template slack, and a C_FindObjects reply
-// of 100k handles. Readers grow their buffer with the bytes received (ipc::ReadFrame).
+// of 100k handles. Readers grow their buffer with the bytes received (ipc::FrameReader).
 inline constexpr uint32_t kMaxPayload = 16u << 20;
 
 enum class Opcode : uint16_t {

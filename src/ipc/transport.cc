@@ -16,45 +16,33 @@
 namespace vhsm::ipc {
 namespace {
 
+// The Status of a recv() that returned r <= 0 (errno set when r < 0, EINTR already retried)
+// after `got` of `want` bytes.
+Status RecvFailure(ssize_t r, std::string_view what, size_t got, size_t want) {
+  if (r == 0) {
+    return UnavailableError(std::string(what) + ": peer closed after " + std::to_string(got) + " of " +
+                            std::to_string(want) + " bytes");
+  }
+  if (errno == EAGAIN || errno == EWOULDBLOCK) return DeadlineExceededError(std::string(what) + ": receive timed out");
+  return UnavailableError(std::string(what) + ": recv: " + std::strerror(errno));
+}
+
 Status ReadExact(int fd, uint8_t* buf, size_t n, std::string_view what) {
   size_t got = 0;
   while (got < n) {
     ssize_t r = ::recv(fd, buf + got, n - got, 0);
     if (r > 0) {
       got += static_cast<size_t>(r);
+    } else if (r < 0 && errno == EINTR) {
       continue;
+    } else {
+      return RecvFailure(r, what, got, n);
     }
-    if (r == 0) {
-      return UnavailableError(std::string(what) + ": peer closed after " + std::to_string(got) + " of " +
-                              std::to_string(n) + " bytes");
-    }
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      return DeadlineExceededError(std::string(what) + ": receive timed out");
-    }
-    return UnavailableError(std::string(what) + ": recv: " + std::strerror(errno));
   }
   return OkStatus();
 }
 
 }  // namespace
-
-Result<Frame> ReadFrame(int fd) {
-  uint8_t hdr[kHeaderSize];
-  VHSM_RETURN_IF_ERROR(ReadExact(fd, hdr, kHeaderSize, "frame header"));
-  Frame f;
-  VHSM_ASSIGN_OR_RETURN(f.header, DecodeHeader(ByteSpan(hdr, kHeaderSize)));
-  // The buffer grows with the bytes that actually arrive (1 MiB steps), so a header that merely
-  // claims a large payload costs no memory.
-  constexpr size_t kStep = 1u << 20;
-  const size_t total = f.header.payload_len;
-  while (f.payload.size() < total) {
-    const size_t have = f.payload.size();
-    f.payload.resize(have + std::min(kStep, total - have));
-    VHSM_RETURN_IF_ERROR(ReadExact(fd, f.payload.data() + have, f.payload.size() - have, "frame payload"));
-  }
-  return f;
-}
 
 FrameReader::FrameReader(int fd, size_t buffer_size) : fd_(fd), buf_(std::max<size_t>(buffer_size, kHeaderSize)) {}
 
@@ -83,15 +71,11 @@ Status FrameReader::Fill(size_t want, std::string_view what) {
     ssize_t r = ::recv(fd_, buf_.data() + end_, buf_.size() - end_, 0);
     if (r > 0) {
       end_ += static_cast<size_t>(r);
+    } else if (r < 0 && errno == EINTR) {
       continue;
+    } else {
+      return RecvFailure(r, what, end_ - begin_, want);
     }
-    if (r == 0) {
-      return UnavailableError(std::string(what) + ": peer closed after " + std::to_string(end_ - begin_) + " of " +
-                              std::to_string(want) + " bytes");
-    }
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return DeadlineExceededError(std::string(what) + ": receive timed out");
-    return UnavailableError(std::string(what) + ": recv: " + std::strerror(errno));
   }
   return OkStatus();
 }
@@ -108,7 +92,9 @@ Result<Frame> FrameReader::Read() {
     Consume(kHeaderSize + total);
     return f;
   }
-  // Larger than the buffer: take what is buffered, then read the rest growing with what arrives.
+  // Larger than the buffer: take what is buffered, then read the rest, growing the payload with
+  // the bytes that actually arrive (1 MiB steps), so a header that merely claims a large payload
+  // costs no memory.
   Consume(kHeaderSize);
   const size_t have = std::min(total, end_ - begin_);
   f.payload.assign(buf_.begin() + static_cast<std::ptrdiff_t>(begin_),

@@ -1,5 +1,5 @@
 // transport.h: blocking frame I/O on a connected Unix stream socket, shared by vhsmd and the
-// client module. ReadFrame validates the header before reading (and allocating for) the payload.
+// client module. FrameReader validates the header before reading (and allocating for) the payload.
 // Also: connecting to a socket path with a timeout, and reading the peer's credentials.
 #pragma once
 
@@ -19,10 +19,6 @@ struct Frame {
   Bytes payload;
 };
 
-// Reads one frame. Unavailable on EOF/reset (the peer went away), DeadlineExceeded on a receive
-// timeout, and the DecodeHeader errors for a bad header (the caller then drops the connection:
-// after a bad header the stream position is unknown).
-Result<Frame> ReadFrame(int fd);
 // Polls (non-blocking peeks, yielding the CPU between them) for up to `spin_us` microseconds
 // until `fd` has data, EOF or an error; returns true when it does. A request/response peer that
 // spins briefly before blocking in a read is not asleep when the next message arrives, so the
@@ -35,8 +31,10 @@ bool SpinUntilReadable(int fd, unsigned spin_us);
 // Buffered frame reader for one connection: one recv() usually brings a whole small frame
 // (header and payload) instead of two. Bytes of a following frame stay buffered for the next
 // Read(). Consumed bytes are wiped from the buffer (payloads may carry PINs or key material).
-// Same errors as ReadFrame; a payload larger than the buffer is read with ReadFrame's bounded
-// growth.
+// Read() errors: Unavailable on EOF/reset (the peer went away), DeadlineExceeded on a receive
+// timeout, and the DecodeHeader errors for a bad header (the caller then drops the connection:
+// after a bad header the stream position is unknown). A payload larger than the buffer is read
+// in bounded steps as its bytes arrive.
 class FrameReader {
  public:
   explicit FrameReader(int fd, size_t buffer_size = 64 * 1024);

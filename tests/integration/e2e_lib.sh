@@ -157,14 +157,11 @@ e2e_start_vhsmd() {  # SIM_DIR STORE_DIR
 e2e_p11_list() {
   # pkcs11-tool is not instrumented: in the ASan build, preload the ASan runtime our module was
   # linked against (leak reports off for this third-party process only).
-  local asan_rt
+  local asan_rt pre=()
   asan_rt=$(ldd "$lib/libvhsm-pkcs11.so" 2>/dev/null | awk '/libasan\.so/ {print $3; exit}')
-  if [[ -n $asan_rt ]]; then
-    LD_PRELOAD="$asan_rt${LD_PRELOAD:+:$LD_PRELOAD}" ASAN_OPTIONS="detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}" \
-      pkcs11-tool --module "$lib/libvhsm-pkcs11.so" --login --pin 1234 --list-objects 2>&1
-  else
-    pkcs11-tool --module "$lib/libvhsm-pkcs11.so" --login --pin 1234 --list-objects 2>&1
-  fi
+  [[ -n $asan_rt ]] &&
+    pre=(env "LD_PRELOAD=$asan_rt${LD_PRELOAD:+:$LD_PRELOAD}" "ASAN_OPTIONS=detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}")
+  "${pre[@]}" pkcs11-tool --module "$lib/libvhsm-pkcs11.so" --login --pin 1234 --list-objects 2>&1
 }
 # How many token objects carry CKA_LABEL LABEL, and their CKA_IDs (one per line).
 e2e_label_count() { e2e_p11_list | grep -cE "^[[:space:]]*label:[[:space:]]+$1\$"; }
