@@ -111,8 +111,10 @@ class FakeKernel {
     r->report.resize(answer_size_.load());
     Put(entry + "/generation", AsBytes(std::to_string(generation) + "\n"));  // before outblob
     Put(entry + "/auxblob", r->cert_table);
-    Put(entry + "/outblob", r->report);
+    // Count before the outblob appears: the backend may read it and return at once, and a test that
+    // checks served() right after GetReport must not race this thread.
     ++served_;
+    Put(entry + "/outblob", r->report);
   }
 
   std::string root_;
