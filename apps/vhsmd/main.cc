@@ -290,7 +290,17 @@ int main(int argc, char** argv) {
     aopts.socket_path = flags.admin_socket;
     admin = std::make_unique<vhsm::provisioner::AdminServer>(
         aopts, [&on_demand](std::string_view body) { return on_demand->Handle(body); }, log);
-    if (Status s = admin->Start(); !s.ok()) {
+    // The admin thread must not take SIGTERM/SIGINT (their default action would end vhsmd without
+    // a clean stop): it starts with them blocked; below, the main thread blocks them too and one
+    // thread waits for them.
+    sigset_t stop_signals, old_mask;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, &old_mask);
+    Status started = admin->Start();
+    pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+    if (Status s = started; !s.ok()) {
       std::cerr << "vhsmd: " << s.ToString() << "\n";
       return 1;
     }
@@ -308,16 +318,19 @@ int main(int argc, char** argv) {
   sigaddset(&set, SIGINT);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  // It only asks the server to stop; main waits for the connections, then joins it (waking it
+  // with SIGTERM if Run() ended for another reason), so nothing outlives `server`.
   std::thread waiter([set, &server] {
     int sig = 0;
     sigwait(&set, &sig);
-    server.Stop();
+    server.RequestStop();
   });
-  waiter.detach();
   std::printf("listening on unix:%s\n", flags.socket.c_str());
   std::fflush(stdout);
   server.Run();
   server.Stop();
+  pthread_kill(waiter.native_handle(), SIGTERM);
+  waiter.join();
   if (admin) admin->Stop();
   return 0;
 }

@@ -38,6 +38,9 @@ struct ServerOptions {
   size_t max_body_bytes = 1 << 20;      // larger request bodies get 413
   int read_timeout_ms = 10000;
   int write_timeout_ms = 10000;
+  // How long an idle keep-alive connection is kept. cpp-httplib 0.11 does not interrupt such a
+  // connection on stop(): Stop() (SIGTERM) can take this long, so keep it short.
+  int keep_alive_timeout_s = 2;
   size_t worker_threads = 8;
   bool announce = true;  // print "listening on http(s)://HOST:PORT" on stdout at Start()
   Logger* logger = nullptr;  // internal errors are logged here when set

@@ -157,28 +157,24 @@ void Server::Run() {
         conns_.erase(it);
       }
       ::close(fd);
+      conns_cv_.notify_all();
     }));
   }
 }
 
-void Server::Stop() {
-  std::vector<std::thread> to_join;
-  {
-    std::lock_guard<std::mutex> lock(conns_mu_);
-    if (stopping_) return;
-    stopping_ = true;
-    if (listen_fd_ >= 0) ::shutdown(listen_fd_, SHUT_RDWR);
-    for (auto& [fd, t] : conns_) ::shutdown(fd, SHUT_RDWR);
-  }
-  // Connection threads remove themselves; wait until they are all gone.
-  while (true) {
-    {
-      std::lock_guard<std::mutex> lock(conns_mu_);
-      if (conns_.empty()) break;
-    }
-    ::usleep(1000);
-  }
+void Server::RequestStop() {
   std::lock_guard<std::mutex> lock(conns_mu_);
+  if (stopping_) return;
+  stopping_ = true;
+  if (listen_fd_ >= 0) ::shutdown(listen_fd_, SHUT_RDWR);
+  for (auto& [fd, t] : conns_) ::shutdown(fd, SHUT_RDWR);
+}
+
+void Server::Stop() {
+  RequestStop();
+  // Connection threads move themselves to finished_ (closing their fd under the lock) and notify.
+  std::unique_lock<std::mutex> lock(conns_mu_);
+  conns_cv_.wait(lock, [this] { return conns_.empty(); });
   for (auto& t : finished_) t.join();
   finished_.clear();
   if (listen_fd_ >= 0) {

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -53,7 +54,11 @@ class Server {
   Status Listen();
   // Accept loop; returns after Stop().
   void Run();
-  // Stops accepting and disconnects every client. Safe from another thread.
+  // Stops accepting and disconnects every client without waiting for them: Run() returns soon
+  // after. Safe from any thread (e.g. a signal-waiting one); idempotent.
+  void RequestStop();
+  // RequestStop(), then waits until every connection thread has finished. Safe from any thread
+  // and idempotent: every caller returns only once the server is fully stopped.
   void Stop();
   // Serves one already-accepted connection until it closes (used by Run, and by tests).
   void ServeConnection(int fd);
@@ -73,6 +78,7 @@ class Server {
   std::map<int, std::thread> conns_;  // guarded by conns_mu_
   std::vector<std::thread> finished_;  // guarded by conns_mu_
   bool stopping_ = false;              // guarded by conns_mu_
+  std::condition_variable conns_cv_;   // a connection thread finished (with conns_mu_)
 
   struct AppEntry {
     std::shared_ptr<App> app;

@@ -7,6 +7,7 @@ E2E_PIDS=()
 E2E_WORK=""
 E2E_ATTESTD_ARGS=()     # extra flags for vhsm-attestd / vhsm-provisiond (e.g. --config FILE)
 E2E_PROVISIOND_ARGS=()
+E2E_ATTESTD_ENV=()      # extra environment for vhsm-attestd (e.g. VHSM_SOCKET of the HSM holding its key)
 E2E_MEASUREMENT=${E2E_MEASUREMENT:-$(printf 'd3%.0s' {1..48})}   # the demo VM image
 E2E_BAD_MEASUREMENT=$(printf 'ba%.0s' {1..48})                  # a VM that is not allowed
 bin=${VHSM_BIN_DIR:?VHSM_BIN_DIR must point at build/bin}
@@ -93,7 +94,7 @@ e2e_start_attestd() {  # SIM_DIR [POLICY_FILE]
  "guest_policy": {"allow_debug": false}}
 JSON
   fi
-  e2e_start attestd "$bin/vhsm-attestd" --listen 127.0.0.1:0 --dev --trust-root "$1/ark.pem" --policy "$policy" \
+  e2e_start attestd env "${E2E_ATTESTD_ENV[@]}" "$bin/vhsm-attestd" --listen 127.0.0.1:0 --dev --trust-root "$1/ark.pem" --policy "$policy" \
     --admin-key "$E2E_WORK/admin.pub.pem" --store "sqlite:$E2E_WORK/attestd.sqlite" "${E2E_ATTESTD_ARGS[@]}" || return 1
   AS_URL=$E2E_URL
   AS_PID=$E2E_PID
@@ -153,16 +154,18 @@ e2e_start_vhsmd() {  # SIM_DIR STORE_DIR
   VHSMD_PID=$E2E_PID
 }
 
-# Token objects as pkcs11-tool lists them (needs a running vhsmd and the user PIN 1234).
-e2e_p11_list() {
-  # pkcs11-tool is not instrumented: in the ASan build, preload the ASan runtime our module was
-  # linked against (leak reports off for this third-party process only).
+# pkcs11-tool on our module (e2e_pkcs11_tool ARGS...). pkcs11-tool is not instrumented: in the ASan
+# build, preload the ASan runtime our module was linked against (leak reports off for this
+# third-party process only).
+e2e_pkcs11_tool() {
   local asan_rt pre=()
   asan_rt=$(ldd "$lib/libvhsm-pkcs11.so" 2>/dev/null | awk '/libasan\.so/ {print $3; exit}')
   [[ -n $asan_rt ]] &&
     pre=(env "LD_PRELOAD=$asan_rt${LD_PRELOAD:+:$LD_PRELOAD}" "ASAN_OPTIONS=detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}")
-  "${pre[@]}" pkcs11-tool --module "$lib/libvhsm-pkcs11.so" --login --pin 1234 --list-objects 2>&1
+  "${pre[@]}" pkcs11-tool --module "$lib/libvhsm-pkcs11.so" "$@"
 }
+# Token objects as pkcs11-tool lists them (needs a running vhsmd and the user PIN 1234).
+e2e_p11_list() { e2e_pkcs11_tool --login --pin 1234 --list-objects 2>&1; }
 # How many token objects carry CKA_LABEL LABEL, and their CKA_IDs (one per line).
 e2e_label_count() { e2e_p11_list | grep -cE "^[[:space:]]*label:[[:space:]]+$1\$"; }
 e2e_label_ids() {

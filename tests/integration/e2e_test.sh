@@ -361,6 +361,104 @@ case $case_name in
     expect_in "$out" 'no group named "no-such-group-vhsm"'
     echo "foreign uid: file mode, allow-list (uid, primary and account groups), socket_group and admin socket all enforced"
     ;;
+  attestd_key_in_vhsm | attestd_key_in_softhsm)
+    # The real vhsm-attestd with its EAR signing key in a PKCS#11 token named by an RFC 7512 URI
+    # (module-path, pin-source): our own vHSM (a second vhsmd on its own simulated VM) or SoftHSM2.
+    # The JWKS must publish the token's key; a Trustee-shaped client written in Python gets a token
+    # that python3-jwt verifies against it; vhsmd's provisioning works end to end with it; a wrong
+    # PIN stops vhsm-attestd at start with a clear error.
+    need_pkcs11_tool
+    printf 'ear-pin-1' > "$E2E_WORK/ear.pin"
+    printf 'not-the-pin' > "$E2E_WORK/bad.pin"
+    if [[ $case_name == attestd_key_in_vhsm ]]; then
+      hsm_mod=$lib/libvhsm-pkcs11.so
+      e2e_sim "$E2E_WORK/hsm-sim" || fail "sim for the HSM's VM"
+      e2e_start earhsm "$bin/vhsmd" --socket "$E2E_WORK/ear.sock" --store "$E2E_WORK/ear-store" --platform sim \
+        --sim-state "$E2E_WORK/hsm-sim" || fail "vhsmd holding the EAR key"
+      E2E_ATTESTD_ENV=("VHSM_SOCKET=$E2E_WORK/ear.sock")
+      p11() { VHSM_SOCKET=$E2E_WORK/ear.sock e2e_pkcs11_tool "$@"; }
+    else
+      hsm_mod=/usr/lib/softhsm/libsofthsm2.so
+      [[ -f $hsm_mod ]] || { echo "SKIP: SoftHSM2 not installed"; exit 77; }
+      mkdir "$E2E_WORK/softhsm"
+      printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' "$E2E_WORK/softhsm" \
+        > "$E2E_WORK/softhsm2.conf"
+      E2E_ATTESTD_ENV=("SOFTHSM2_CONF=$E2E_WORK/softhsm2.conf")
+      p11() { SOFTHSM2_CONF=$E2E_WORK/softhsm2.conf pkcs11-tool --module "$hsm_mod" "$@"; }
+    fi
+    p11 --init-token --label ear --so-pin 87654321 > "$E2E_WORK/p11.log" 2>&1 || fail "init-token: $(cat "$E2E_WORK/p11.log")"
+    p11 --token-label ear --login --login-type so --so-pin 87654321 --init-pin --new-pin ear-pin-1 > "$E2E_WORK/p11.log" 2>&1 ||
+      fail "init-pin: $(cat "$E2E_WORK/p11.log")"
+    p11 --token-label ear --login --pin ear-pin-1 --keypairgen --key-type EC:prime256v1 --label ear-p256 --id 0e \
+      > "$E2E_WORK/p11.log" 2>&1 || fail "keypairgen: $(cat "$E2E_WORK/p11.log")"
+    p11 --token-label ear --login --pin ear-pin-1 --read-object --type pubkey --label ear-p256 -o "$E2E_WORK/ear-pub.der" \
+      > "$E2E_WORK/p11.log" 2>&1 || fail "read public key: $(cat "$E2E_WORK/p11.log")"
+    uri="pkcs11:token=ear;object=ear-p256?module-path=$hsm_mod"
+    # A wrong PIN: vhsm-attestd refuses to start and says why.
+    out=$(env "${E2E_ATTESTD_ENV[@]}" timeout 60 "$bin/vhsm-attestd" --listen 127.0.0.1:0 --dev --trust-root "$sim/ark.pem" \
+          --store "sqlite:$E2E_WORK/unused.sqlite" --signing-key "$uri&pin-source=$E2E_WORK/bad.pin" 2>&1) && fail "vhsm-attestd started with a wrong PIN: $out"
+    expect_in "$out" "--signing-key"
+    expect_in "$out" "CKR_PIN_INCORRECT"
+    E2E_ATTESTD_ARGS=(--signing-key "$uri&pin-source=$E2E_WORK/ear.pin")
+    services
+    expect_in "$(cat "$E2E_WORK/attestd.log")" "EAR signing key in PKCS#11 token"
+    curl -sSf "$AS_URL/.well-known/jwks.json" -o "$E2E_WORK/jwks.json" || fail "JWKS"
+    /usr/bin/python3 - "$E2E_WORK/ear-pub.der" "$E2E_WORK/jwks.json" <<'PY' || fail "JWKS does not publish the token's key"
+import base64, json, sys
+from cryptography.hazmat.primitives.serialization import load_der_public_key
+pub = load_der_public_key(open(sys.argv[1], "rb").read()).public_numbers()
+keys = json.load(open(sys.argv[2]))["keys"]
+x = lambda s: int.from_bytes(base64.urlsafe_b64decode(s + "=" * (-len(s) % 4)), "big")
+sys.exit(0 if len(keys) == 1 and "d" not in keys[0] and (x(keys[0]["x"]), x(keys[0]["y"])) == (pub.x, pub.y) else 1)
+PY
+    /usr/bin/python3 "$here/rcar_client.py" "$AS_URL" "$sim" "$bin/vhsm" "$E2E_WORK/ear.jwt" > "$E2E_WORK/rcar.log" 2>&1 ||
+      fail "RCAR from the Python client: $(cat "$E2E_WORK/rcar.log")"
+    out=$(/usr/bin/python3 "$here/../services/attestation/verify_ear.py" "$E2E_WORK/ear.jwt" "$E2E_WORK/jwks.json" vhsm-attestd) ||
+      fail "python3-jwt rejected the EAR: $out"
+    [[ $out == affirming ]] || fail "EAR status: $out"
+    provisioned_vhsmd "$E2E_WORK/store"
+    out=$(e2e_client) || fail "client: $out"
+    expect_in "$out" "all checks passed"
+    echo "EAR signed in the token behind $hsm_mod: JWKS matches, python3-jwt verifies, provisioning works"
+    ;;
+  clean_stop)
+    # SIGTERM while clients hold idle connections: every daemon stops cleanly (exit 0), at once.
+    # (vhsmd used to abort: the signal thread's Stop() raced main's, and main destroyed the server
+    # while a connection thread was still alive.)
+    services
+    e2e_vhsmd_config ""
+    e2e_start_vhsmd "$sim" "$E2E_WORK/store" || fail "vhsmd"
+    hold() {  # hold an idle connection: hold unix PATH | hold tcp URL
+      /usr/bin/python3 -c '
+import socket, sys, time, urllib.parse
+if sys.argv[1] == "unix":
+    s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[2])
+else:
+    u = urllib.parse.urlsplit(sys.argv[2]); s = socket.create_connection((u.hostname, u.port))
+print("connected", flush=True)
+time.sleep(20)' "$@" > "$E2E_WORK/hold.${#HOLD_PIDS[@]}.out" 2>&1 &
+      HOLD_PIDS+=("$!")
+      wait_for_line "$E2E_WORK/hold.$((${#HOLD_PIDS[@]} - 1)).out" connected 100 || fail "cannot connect to $2"
+    }
+    HOLD_PIDS=()
+    hold unix "$VHSM_SOCKET"
+    hold tcp "$AS_URL"
+    hold tcp "$PS_URL"
+    for name in vhsmd:$VHSMD_PID attestd:$AS_PID provisiond:$PS_PID; do
+      pid=${name#*:}
+      start=$(date +%s%N)
+      kill -TERM "$pid"
+      wait "$pid"
+      rc=$?
+      ms=$((($(date +%s%N) - start) / 1000000))
+      ((rc == 0)) || fail "${name%%:*} exited $rc on SIGTERM with an idle client connected"
+      # (HTTP services: up to their 2 s keep-alive timeout, which cpp-httplib 0.11 waits out.)
+      ((ms < 4000)) || fail "${name%%:*} took $ms ms to stop"
+      grep -q "terminate called" "$E2E_WORK/${name%%:*}.log" && fail "${name%%:*} aborted"
+      echo "${name%%:*}: stopped in $ms ms, exit 0"
+    done
+    kill "${HOLD_PIDS[@]}" 2>/dev/null
+    ;;
   *) echo "unknown case $case_name" >&2; exit 2 ;;
 esac
 echo "PASS: $case_name"
