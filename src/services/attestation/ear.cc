@@ -87,7 +87,7 @@ Result<std::unique_ptr<EarIssuer>> EarIssuer::Create(EarIssuerOptions options, s
   return issuer;
 }
 
-Result<IssuedToken> EarIssuer::Issue(const nlohmann::json& submods, const std::string& nonce) const {
+Result<IssuedToken> EarIssuer::Issue(nlohmann::json submods, const std::string& nonce) const {
   VHSM_ASSIGN_OR_RETURN(Bytes jti_bytes, crypto::RandomBytes(16));
   IssuedToken out;
   out.jti = Base64UrlEncode(jti_bytes);
@@ -98,8 +98,8 @@ Result<IssuedToken> EarIssuer::Issue(const nlohmann::json& submods, const std::s
                            {"exp", out.exp},
                            {"jti", out.jti},
                            {"iss", options_.issuer},
-                           {"ear.verifier-id", {{"developer", "vhsm"}, {"build", "vhsm-attestd 0.1"}}},
-                           {"submods", submods}};
+                           {"ear.verifier-id", {{"developer", "vhsm"}, {"build", "vhsm-attestd 0.1"}}}};
+  claims["submods"] = std::move(submods);  // moved, not copied: it holds every report claim
   if (!nonce.empty()) claims["eat_nonce"] = nonce;
   // Compact JWS (RFC 7515 section 7.1) built here rather than by jose::SignCompact so the
   // signature can come from an HSM: ECDSA over SHA-256 (ES256) / SHA-384 (ES384) of the signing

@@ -66,7 +66,7 @@ class EarIssuer {
 
   // Signs an EAR with `submods` (e.g. {"cpu0": {...}}); adds eat_profile, iat, exp, jti, iss,
   // ear.verifier-id. `nonce` becomes eat_nonce when non-empty.
-  Result<IssuedToken> Issue(const nlohmann::json& submods, const std::string& nonce) const;
+  Result<IssuedToken> Issue(nlohmann::json submods, const std::string& nonce) const;
 
   // Makes `key` the signing key; the previous one is published until its tokens expire.
   Status Rotate(crypto::PrivateKey key);

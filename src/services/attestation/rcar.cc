@@ -147,20 +147,26 @@ Result<AttestRequest> ParseAttestRequest(std::string_view body) {
   r.tee_pubkey = rd["tee-pubkey"];
 
   if (!j.contains("tee-evidence")) return InvalidArgumentError("attest request: missing 'tee-evidence'");
-  json te = j["tee-evidence"];
-  if (te.is_string()) {
+  // Referenced, not copied (they hold the base64 report and certificates); parsed into the
+  // holders only when sent as JSON strings.
+  json te_holder, primary_holder;
+  const json* te = &j["tee-evidence"];
+  if (te->is_string()) {
     // Trustee's kbs_protocol sends the evidence as a JSON string inside the JSON body.
-    VHSM_ASSIGN_OR_RETURN(te, jose::ParseJsonObject(te.get<std::string>(), "tee-evidence", kLimits));
+    VHSM_ASSIGN_OR_RETURN(te_holder, jose::ParseJsonObject(te->get_ref<const std::string&>(), "tee-evidence", kLimits));
+    te = &te_holder;
   }
-  if (!te.is_object()) return InvalidArgumentError("tee-evidence: want an object (or a JSON string of one)");
-  if (!te.contains("primary_evidence")) return InvalidArgumentError("tee-evidence: missing 'primary_evidence'");
-  json primary = te["primary_evidence"];
-  if (primary.is_string()) {
-    VHSM_ASSIGN_OR_RETURN(primary, jose::ParseJsonObject(primary.get<std::string>(), "primary_evidence", kLimits));
+  if (!te->is_object()) return InvalidArgumentError("tee-evidence: want an object (or a JSON string of one)");
+  if (!te->contains("primary_evidence")) return InvalidArgumentError("tee-evidence: missing 'primary_evidence'");
+  const json* primary = &(*te)["primary_evidence"];
+  if (primary->is_string()) {
+    VHSM_ASSIGN_OR_RETURN(primary_holder,
+                          jose::ParseJsonObject(primary->get_ref<const std::string&>(), "primary_evidence", kLimits));
+    primary = &primary_holder;
   }
-  VHSM_ASSIGN_OR_RETURN(r.evidence, ParseSnpEvidence(primary));
-  if (te.contains("additional_evidence") && !te["additional_evidence"].is_null()) {
-    const json& ae = te["additional_evidence"];
+  VHSM_ASSIGN_OR_RETURN(r.evidence, ParseSnpEvidence(*primary));
+  if (te->contains("additional_evidence") && !(*te)["additional_evidence"].is_null()) {
+    const json& ae = (*te)["additional_evidence"];
     if (ae.is_string()) {
       r.additional_evidence = ae.get<std::string>();
     } else {

@@ -471,10 +471,12 @@ Result<http::Response> AttestationService::HandleAttest(const http::Request& req
                {"ear.appraisal-policy-id", "policy:" + rep.policy_id},
                {"vhsm.policy-hash", rep.policy_hash},
                {"vhsm.evidence-sha256", rep.evidence_sha256},
-               {"vhsm.appraisal", RulesJson(rep.appraisal.rules, /*with_detail=*/false)},
-               {"ear.veraison.annotated-evidence", annotated}};
+               {"vhsm.appraisal", RulesJson(rep.appraisal.rules, /*with_detail=*/false)}};
+  cpu0["ear.veraison.annotated-evidence"] = std::move(annotated);
   if (!rep.appraisal.matched_reference.empty()) cpu0["vhsm.reference-value"] = rep.appraisal.matched_reference;
-  Result<IssuedToken> tok = issuer_->Issue({{"cpu0", cpu0}}, ar.nonce);
+  json submods = json::object();
+  submods["cpu0"] = std::move(cpu0);
+  Result<IssuedToken> tok = issuer_->Issue(std::move(submods), ar.nonce);
   if (!tok.ok()) return fail(tok.status(), "signing");
   audit["result"] = std::string(EarStatusName(rep.status));
   audit["jti"] = tok->jti;
