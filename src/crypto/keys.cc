@@ -96,6 +96,27 @@ Result<BnPtr> GetBn(EVP_PKEY* pkey, const char* param) {
   return BnPtr(raw);
 }
 
+// The public point of an EC key (public or private), uncompressed: 0x04 || X || Y, each
+// coordinate `coord` bytes. One export of the encoded point: asking for EC_PUB_X and EC_PUB_Y
+// separately converts the point to affine coordinates (a field inversion) twice.
+Result<Bytes> EcUncompressedPoint(EVP_PKEY* pkey, size_t coord) {
+  Bytes point(1 + 2 * coord);
+  size_t len = 0;
+  if (EVP_PKEY_get_octet_string_param(pkey, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point.data(), point.size(), &len) ==
+          1 &&
+      len == point.size() && point[0] == 0x04) {
+    return point;
+  }
+  // A key set to the compressed form (or an unexpected length): take the coordinates one by one.
+  VHSM_ASSIGN_OR_RETURN(BnPtr x, GetBn(pkey, OSSL_PKEY_PARAM_EC_PUB_X));
+  VHSM_ASSIGN_OR_RETURN(BnPtr y, GetBn(pkey, OSSL_PKEY_PARAM_EC_PUB_Y));
+  point.assign(1 + 2 * coord, 0);
+  point[0] = 0x04;
+  BN_bn2binpad(x.get(), point.data() + 1, static_cast<int>(coord));
+  BN_bn2binpad(y.get(), point.data() + 1 + coord, static_cast<int>(coord));
+  return point;
+}
+
 Result<BnPtr> BytesToBn(ByteSpan b, std::string_view what) {
   if (b.empty()) return InvalidArgumentError(std::string(what) + ": empty");
   BnPtr bn(BN_bin2bn(b.data(), static_cast<int>(b.size()), nullptr));
@@ -445,18 +466,15 @@ Result<Bytes> PublicKey::ToDer() const {
 
 Result<EcPoint> PublicKey::EcCoordinates() const {
   if (type_ != KeyType::kEc) return FailedPreconditionError("EC coordinates: key is " + Describe());
-  VHSM_ASSIGN_OR_RETURN(BnPtr x, GetBn(pkey_.get(), OSSL_PKEY_PARAM_EC_PUB_X));
-  VHSM_ASSIGN_OR_RETURN(BnPtr y, GetBn(pkey_.get(), OSSL_PKEY_PARAM_EC_PUB_Y));
   const size_t n = CoordSize(curve_);
-  return EcPoint{BnToBytes(x.get(), n), BnToBytes(y.get(), n)};
+  VHSM_ASSIGN_OR_RETURN(Bytes point, EcUncompressedPoint(pkey_.get(), n));
+  return EcPoint{Bytes(point.begin() + 1, point.begin() + 1 + static_cast<std::ptrdiff_t>(n)),
+                 Bytes(point.begin() + 1 + static_cast<std::ptrdiff_t>(n), point.end())};
 }
 
 Result<Bytes> PublicKey::EcUncompressed() const {
-  VHSM_ASSIGN_OR_RETURN(EcPoint p, EcCoordinates());
-  Bytes out{0x04};
-  out.insert(out.end(), p.x.begin(), p.x.end());
-  out.insert(out.end(), p.y.begin(), p.y.end());
-  return out;
+  if (type_ != KeyType::kEc) return FailedPreconditionError("EC point: key is " + Describe());
+  return EcUncompressedPoint(pkey_.get(), CoordSize(curve_));
 }
 
 Result<RsaPublicComponents> PublicKey::RsaComponents() const {
@@ -685,20 +703,22 @@ int PrivateKey::bits() const { return EVP_PKEY_get_bits(pkey_.get()); }
 
 std::string PrivateKey::Describe() const { return DescribeKey(type_, curve_, bits()); }
 
+Result<EcPoint> PrivateKey::EcPublicCoordinates() const {
+  if (type_ != KeyType::kEc) return FailedPreconditionError("EC coordinates: key is " + Describe());
+  const size_t n = CoordSize(curve_);
+  VHSM_ASSIGN_OR_RETURN(Bytes point, EcUncompressedPoint(pkey_.get(), n));
+  return EcPoint{Bytes(point.begin() + 1, point.begin() + 1 + static_cast<std::ptrdiff_t>(n)),
+                 Bytes(point.begin() + 1 + static_cast<std::ptrdiff_t>(n), point.end())};
+}
+
 PublicKey PrivateKey::Public() const {
   // Built from the raw public components rather than a DER round trip: OpenSSL 3's decoder
   // machinery costs more than the ECDH it would accompany in a JWE encryption.
   switch (type_) {
     case KeyType::kEc: {
-      auto x = GetBn(pkey_.get(), OSSL_PKEY_PARAM_EC_PUB_X);
-      auto y = GetBn(pkey_.get(), OSSL_PKEY_PARAM_EC_PUB_Y);
-      VHSM_CHECK(x.ok() && y.ok(), "a valid EC private key has a public point");
-      const size_t n = CoordSize(curve_);
-      Bytes point{0x04};
-      Bytes xb = BnToBytes(x->get(), n);
-      Bytes yb = BnToBytes(y->get(), n);
-      point.insert(point.end(), xb.begin(), xb.end());
-      point.insert(point.end(), yb.begin(), yb.end());
+      Result<Bytes> encoded = EcUncompressedPoint(pkey_.get(), CoordSize(curve_));
+      VHSM_CHECK(encoded.ok(), "a valid EC private key has a public point");
+      const Bytes& point = *encoded;
       OsslParamBldPtr bld(OSSL_PARAM_BLD_new());
       VHSM_CHECK(bld && OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, Info(*curve_).group, 0) == 1 &&
                      OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size()) == 1,

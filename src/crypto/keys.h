@@ -161,6 +161,9 @@ class PrivateKey {
   int bits() const;
   std::string Describe() const;
   PublicKey Public() const;
+  // The public point's coordinates of an EC key, without building a PublicKey (e.g. a JWE's
+  // ephemeral "epk"). kFailedPrecondition unless kEc.
+  Result<EcPoint> EcPublicCoordinates() const;
 
   Result<SecretBytes> ToPkcs8Der() const;
   Result<SecretBytes> ToPem() const;  // PKCS#8 PEM text as bytes

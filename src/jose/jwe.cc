@@ -95,9 +95,12 @@ Result<Sealed> Seal(const crypto::PublicKey& recipient, ByteSpan plaintext, cons
     VHSM_ASSIGN_OR_RETURN(SecretBytes z, eph.Ecdh(recipient));
     VHSM_ASSIGN_OR_RETURN(SecretBytes kek, crypto::JoseEcdhEsKdf(z, alg.name, o.apu, o.apv, alg.kek_len));
     VHSM_ASSIGN_OR_RETURN(out.encrypted_key, crypto::AesKeyWrap(kek, cek));
-    VHSM_ASSIGN_OR_RETURN(json epk, PublicKeyToJwk(eph.Public()));
+    VHSM_ASSIGN_OR_RETURN(crypto::EcPoint epk, eph.EcPublicCoordinates());
     nlohmann::ordered_json epk_ordered;
-    for (const char* m : {"kty", "crv", "x", "y"}) epk_ordered[m] = epk[m];
+    epk_ordered["kty"] = "EC";
+    epk_ordered["crv"] = std::string(crypto::EcCurveName(*recipient.curve()));
+    epk_ordered["x"] = Base64UrlEncode(epk.x);
+    epk_ordered["y"] = Base64UrlEncode(epk.y);
     header["epk"] = std::move(epk_ordered);
     if (!o.apu.empty()) header["apu"] = Base64UrlEncode(o.apu);
     if (!o.apv.empty()) header["apv"] = Base64UrlEncode(o.apv);
