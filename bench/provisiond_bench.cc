@@ -11,6 +11,8 @@
 // Target from issue 6: >= 2,000 releases/s with SQLite on the 2-core CI machine.
 #include <benchmark/benchmark.h>
 
+#include <atomic>
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -81,9 +83,15 @@ struct World {
   std::unique_ptr<provisioning::TokenVerifier> verifier;
   std::unique_ptr<provisioning::ProvisioningService> service;
   std::unique_ptr<http::Server> server;
-  std::string token;
+  std::string token;                      // one token, reused (vhsmd fetching several resources)
+  std::vector<std::string> fresh_tokens;  // distinct tokens, each new to the verifier's cache
+  std::atomic<size_t> next_fresh{0};
   std::string error;
 };
+
+// More distinct tokens than the verifier caches (1024 by default), used round robin: every
+// request of BM_Release with fresh tokens is a cache miss, i.e. verifies a signature.
+constexpr size_t kFreshTokens = 8192;
 
 Status Build(World& w, Backend backend) {
   std::string url;
@@ -148,6 +156,12 @@ Status Build(World& w, Backend backend) {
   jose::JwsSignOptions o;
   o.kid = "bench-kid";
   VHSM_ASSIGN_OR_RETURN(w.token, jose::SignJwt(ik, jose::JwsAlg::kEs256, claims, o));
+  w.fresh_tokens.reserve(kFreshTokens);
+  for (size_t i = 0; i < kFreshTokens; ++i) {
+    claims["jti"] = "bench-" + std::to_string(i);
+    VHSM_ASSIGN_OR_RETURN(std::string t, jose::SignJwt(ik, jose::JwsAlg::kEs256, claims, o));
+    w.fresh_tokens.push_back(std::move(t));
+  }
   w.issuer_key = std::move(ik);
   return OkStatus();
 }
@@ -215,11 +229,15 @@ void BM_Release(benchmark::State& state) {
     state.SkipWithError("client");
     return;
   }
-  const std::vector<std::pair<std::string, std::string>> h = {{"Authorization", "Bearer " + w.token}};
+  // range(1): 0 = the same token every time (verified once, then from the verifier's cache),
+  // 1 = a token the service has not seen recently on every request (a signature check each).
+  const bool fresh = state.range(1) != 0;
+  std::vector<std::pair<std::string, std::string>> h = {{"Authorization", "Bearer " + w.token}};
   int64_t failures = 0;
   const provisioning::AuditWriterStats before = w.service->audit_stats();
   const auto t0 = std::chrono::steady_clock::now();
   for (auto _ : state) {
+    if (fresh) h[0].second = "Bearer " + w.fresh_tokens[w.next_fresh.fetch_add(1) % kFreshTokens];
     auto r = (*client)->Get("/kbs/v0/resource/bench/key/aes", h);
     if (!r.ok() || r->status != 200) ++failures;
   }
@@ -250,10 +268,8 @@ void BM_Release(benchmark::State& state) {
 
 BENCHMARK(BM_CryptoFloor)->Threads(2)->UseRealTime()->MinTime(2.0);
 BENCHMARK(BM_Release)
-    ->ArgName("backend_sqlitefull0_sqlitenormal1_pg2")
-    ->Arg(kSqliteFull)
-    ->Arg(kSqliteNormal)
-    ->Arg(kPostgres)
+    ->ArgNames({"backend_sqlitefull0_sqlitenormal1_pg2", "fresh_token"})
+    ->ArgsProduct({{kSqliteFull, kSqliteNormal, kPostgres}, {0, 1}})
     ->Threads(2)
     ->UseRealTime()
     ->MinTime(3.0);

@@ -92,6 +92,7 @@ int Run(int argc, char** argv) {
   provisioning::TokenVerifierOptions vo;
   vo.issuer = c.issuer;
   vo.clock_skew_seconds = c.clock_skew_seconds;
+  vo.cache_entries = static_cast<size_t>(c.token_cache_entries);
   provisioning::TokenVerifier verifier(vo, **source, clock);
 
   provisioning::ServiceOptions so;

@@ -52,7 +52,7 @@ Result<ProvisiondConfig> ParseProvisiondConfig(std::string_view text) {
   static constexpr std::string_view kKeys[] = {"listen", "tls_cert", "tls_key", "dev", "store", "jwks",
                                                "jwks_ca_file", "issuer", "kek", "admin_key",
                                                "max_resource_bytes", "clock_skew_seconds",
-                                               "jwks_min_refresh_ms"};
+                                               "jwks_min_refresh_ms", "token_cache_entries"};
   for (const auto& [key, value] : t) {
     bool known = false;
     for (std::string_view k : kKeys) known = known || key.str() == k;
@@ -76,6 +76,7 @@ Result<ProvisiondConfig> ParseProvisiondConfig(std::string_view text) {
   VHSM_RETURN_IF_ERROR(Int(t, "max_resource_bytes", c.max_resource_bytes, 1, 1 << 20));
   VHSM_RETURN_IF_ERROR(Int(t, "clock_skew_seconds", c.clock_skew_seconds, 0, 600));
   VHSM_RETURN_IF_ERROR(Int(t, "jwks_min_refresh_ms", c.jwks_min_refresh_ms, 0, 3600 * 1000));
+  VHSM_RETURN_IF_ERROR(Int(t, "token_cache_entries", c.token_cache_entries, 0, 100000));
   return c;
 }
 

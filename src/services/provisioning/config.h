@@ -7,6 +7,7 @@
 //   jwks = "https://attestd:8443/.well-known/jwks.json"   (or a JWKS file)   jwks_ca_file = ""
 //   issuer = "vhsm-attestd"   kek = "/etc/vhsm/kek"   admin_key = "admin.pub.pem"
 //   max_resource_bytes = 262144   clock_skew_seconds = 60   jwks_min_refresh_ms = 1000
+//   token_cache_entries = 1024   (verified tokens remembered until they expire; 0: verify every time)
 #pragma once
 
 #include <cstdint>
@@ -30,6 +31,7 @@ struct ProvisiondConfig {
   int64_t max_resource_bytes = 256 * 1024;
   int64_t clock_skew_seconds = 60;
   int64_t jwks_min_refresh_ms = 1000;
+  int64_t token_cache_entries = 1024;
 };
 
 // kInvalidArgument naming the key (or toml++'s line/column for malformed TOML).

@@ -2,6 +2,7 @@
 #include "services/provisioning/ear_token.h"
 
 #include "base/file.h"
+#include "crypto/digest.h"
 #include "http/client.h"
 #include "jose/jwt.h"
 
@@ -149,7 +150,7 @@ Result<AttestedToken> ExtractEarClaims(json claims) {
   return t;
 }
 
-Result<AttestedToken> TokenVerifier::Verify(std::string_view token) const {
+jose::JwtValidationOptions TokenVerifier::ValidationOptions() const {
   jose::JwtValidationOptions vo;
   vo.issuer = options_.issuer;
   vo.clock_skew_seconds = options_.clock_skew_seconds;
@@ -157,7 +158,71 @@ Result<AttestedToken> TokenVerifier::Verify(std::string_view token) const {
   vo.jws.max_token_bytes = options_.max_token_bytes;
   vo.jws.allowed_algs = {jose::JwsAlg::kEs256, jose::JwsAlg::kEs384, jose::JwsAlg::kEs512, jose::JwsAlg::kEdDsa,
                          jose::JwsAlg::kPs256, jose::JwsAlg::kRs256};
+  return vo;
+}
+
+std::shared_ptr<const AttestedToken> TokenVerifier::Lookup(const std::string& key,
+                                                           const std::shared_ptr<const jose::JwkSet>& keys,
+                                                           int64_t now) const {
+  std::lock_guard<std::mutex> lock(cache_mu_);
+  auto it = cache_.find(key);
+  if (it == cache_.end()) return nullptr;
+  if (it->second.keys != keys || now - options_.clock_skew_seconds >= it->second.exp) {
+    // Verified with a JWKS that has since been replaced (a key may have been withdrawn), or
+    // expired: verify again from scratch.
+    lru_.erase(it->second.lru);
+    cache_.erase(it);
+    return nullptr;
+  }
+  lru_.splice(lru_.begin(), lru_, it->second.lru);
+  ++hits_;
+  return it->second.token;
+}
+
+void TokenVerifier::Remember(const std::string& key, std::shared_ptr<const AttestedToken> token,
+                             std::shared_ptr<const jose::JwkSet> keys, int64_t now) const {
+  auto e = token->claims.find("exp");
+  if (e == token->claims.end() || !e->is_number_integer()) return;  // (verification requires exp)
+  const int64_t exp = e->get<int64_t>();
+  std::lock_guard<std::mutex> lock(cache_mu_);
+  if (cache_.count(key) != 0) return;
+  // Drop the least recently used entry when full, and expired entries as they reach the back.
+  while (!lru_.empty() && (cache_.size() >= options_.cache_entries ||
+                           now - options_.clock_skew_seconds >= cache_.at(lru_.back()).exp)) {
+    cache_.erase(lru_.back());
+    lru_.pop_back();
+  }
+  lru_.push_front(key);
+  cache_.emplace(key, CacheEntry{std::move(token), std::move(keys), exp, lru_.begin()});
+}
+
+int64_t TokenVerifier::cache_hits() const {
+  std::lock_guard<std::mutex> lock(cache_mu_);
+  return hits_;
+}
+
+size_t TokenVerifier::cache_size() const {
+  std::lock_guard<std::mutex> lock(cache_mu_);
+  return cache_.size();
+}
+
+Result<std::shared_ptr<const AttestedToken>> TokenVerifier::Verify(std::string_view token) const {
+  const jose::JwtValidationOptions vo = ValidationOptions();
   std::shared_ptr<const jose::JwkSet> keys = keys_.Current();
+  const int64_t now = clock_.NowUnix();
+  std::string cache_key;
+  if (options_.cache_entries > 0) {
+    const Bytes digest = crypto::Sha256(AsBytes(token));
+    cache_key.assign(digest.begin(), digest.end());
+    if (std::shared_ptr<const AttestedToken> hit = Lookup(cache_key, keys, now)) {
+      // Signature and claims were checked with this JWKS; the time and issuer checks depend on
+      // the clock and options, so they run again.
+      if (Status s = jose::ValidateJwtClaims(hit->claims, vo, now); !s.ok()) {
+        return UnauthenticatedError("token: " + s.message());
+      }
+      return hit;
+    }
+  }
   Result<jose::VerifiedJwt> v = jose::VerifyJwt(token, *keys, vo, clock_);
   if (!v.ok() && v.status().code() == StatusCode::kNotFound && keys_.MaybeRefresh()) {
     keys = keys_.Current();
@@ -169,7 +234,10 @@ Result<AttestedToken> TokenVerifier::Verify(std::string_view token) const {
     }
     return UnauthenticatedError("token: " + v.status().message());
   }
-  return ExtractEarClaims(std::move(v->claims));
+  VHSM_ASSIGN_OR_RETURN(AttestedToken t, ExtractEarClaims(std::move(v->claims)));
+  auto shared = std::make_shared<const AttestedToken>(std::move(t));
+  if (options_.cache_entries > 0) Remember(cache_key, shared, std::move(keys), now);
+  return shared;
 }
 
 }  // namespace vhsm::provisioning

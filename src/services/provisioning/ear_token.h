@@ -15,11 +15,13 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <list>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "base/clock.h"
 #include "base/log.h"
@@ -27,6 +29,7 @@
 #include "crypto/keys.h"
 #include "jose/jwe.h"
 #include "jose/jwk.h"
+#include "jose/jwt.h"
 
 namespace vhsm::provisioning {
 
@@ -68,6 +71,10 @@ struct TokenVerifierOptions {
   std::string issuer = "vhsm-attestd";  // "iss" must equal it (empty: any issuer)
   int64_t clock_skew_seconds = 60;
   size_t max_token_bytes = 64 * 1024;
+  // Verified tokens remembered (keyed by the SHA-256 of the exact token bytes) so a token used for
+  // several resources is checked cryptographically once. A hit still re-checks exp/nbf/iat and iss
+  // against the clock, and counts only while the JWKS it was verified with is current. 0: off.
+  size_t cache_entries = 1024;
 };
 
 // What the service uses from a verified EAR.
@@ -90,12 +97,31 @@ class TokenVerifier {
   // `keys` and `clock` must outlive the verifier.
   TokenVerifier(TokenVerifierOptions options, JwksSource& keys, const Clock& clock)
       : options_(std::move(options)), keys_(keys), clock_(clock) {}
-  Result<AttestedToken> Verify(std::string_view token) const;
+  // The verified token, shared with the cache (immutable).
+  Result<std::shared_ptr<const AttestedToken>> Verify(std::string_view token) const;
+  int64_t cache_hits() const;
+  size_t cache_size() const;
 
  private:
+  struct CacheEntry {
+    std::shared_ptr<const AttestedToken> token;
+    std::shared_ptr<const jose::JwkSet> keys;  // the JWKS that verified it
+    int64_t exp = 0;
+    std::list<std::string>::iterator lru;      // position in lru_ (front: most recent)
+  };
+  jose::JwtValidationOptions ValidationOptions() const;
+  std::shared_ptr<const AttestedToken> Lookup(const std::string& key, const std::shared_ptr<const jose::JwkSet>& keys,
+                                              int64_t now) const;
+  void Remember(const std::string& key, std::shared_ptr<const AttestedToken> token,
+                std::shared_ptr<const jose::JwkSet> keys, int64_t now) const;
+
   TokenVerifierOptions options_;
   JwksSource& keys_;
   const Clock& clock_;
+  mutable std::mutex cache_mu_;
+  mutable std::unordered_map<std::string, CacheEntry> cache_;  // guarded by cache_mu_
+  mutable std::list<std::string> lru_;                         // guarded by cache_mu_
+  mutable int64_t hits_ = 0;                                   // guarded by cache_mu_
 };
 
 }  // namespace vhsm::provisioning

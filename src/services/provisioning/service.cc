@@ -117,11 +117,13 @@ Result<http::Response> ProvisioningService::Deny(const AttestedToken& t, const s
 
 Result<http::Response> ProvisioningService::Release(const http::Request& req) {
   Result<std::string> bearer = req.bearer_token();
-  Result<AttestedToken> token = bearer.ok() ? verifier_.Verify(*bearer) : Result<AttestedToken>(bearer.status());
-  if (!token.ok()) {
-    if (token_rejections_) token_rejections_->Inc({RejectionReason(token.status())});
-    return token.status();
+  Result<std::shared_ptr<const AttestedToken>> verified =
+      bearer.ok() ? verifier_.Verify(*bearer) : Result<std::shared_ptr<const AttestedToken>>(bearer.status());
+  if (!verified.ok()) {
+    if (token_rejections_) token_rejections_->Inc({RejectionReason(verified.status())});
+    return verified.status();
   }
+  const AttestedToken* token = verified->get();
   VHSM_ASSIGN_OR_RETURN(ResourcePath rp, ParseResourcePath(req.path_param(1)));
   const std::string resource = rp.ToString();
   // The row is looked up (404) but stays sealed until the policy has allowed the release.

@@ -37,7 +37,8 @@ TEST_F(EndToEndTest, AttestdTokenReleasesSecretDecryptableByTheGuestKey) {
     TokenVerifierOptions vo;
     vo.issuer = kFixtureIssuer;
     TokenVerifier v(vo, *src, clock_);
-    ASSERT_OK_AND_ASSIGN(AttestedToken t, v.Verify(token));
+    ASSERT_OK_AND_ASSIGN(std::shared_ptr<const AttestedToken> verified, v.Verify(token));
+    const AttestedToken& t = *verified;
     EXPECT_EQ(t.ear_status, "affirming");
     EXPECT_TRUE(t.tee_key->Equals(tee_key_->Public()));
     EXPECT_EQ(t.measurement.size(), 96u);
