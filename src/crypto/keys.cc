@@ -117,6 +117,13 @@ Result<Bytes> EcUncompressedPoint(EVP_PKEY* pkey, size_t coord) {
   return point;
 }
 
+// The same point as its two coordinates.
+Result<EcPoint> EcCoordinatesOf(EVP_PKEY* pkey, size_t coord) {
+  VHSM_ASSIGN_OR_RETURN(Bytes point, EcUncompressedPoint(pkey, coord));
+  const auto mid = point.begin() + 1 + static_cast<std::ptrdiff_t>(coord);
+  return EcPoint{Bytes(point.begin() + 1, mid), Bytes(mid, point.end())};
+}
+
 Result<BnPtr> BytesToBn(ByteSpan b, std::string_view what) {
   if (b.empty()) return InvalidArgumentError(std::string(what) + ": empty");
   BnPtr bn(BN_bin2bn(b.data(), static_cast<int>(b.size()), nullptr));
@@ -466,10 +473,7 @@ Result<Bytes> PublicKey::ToDer() const {
 
 Result<EcPoint> PublicKey::EcCoordinates() const {
   if (type_ != KeyType::kEc) return FailedPreconditionError("EC coordinates: key is " + Describe());
-  const size_t n = CoordSize(curve_);
-  VHSM_ASSIGN_OR_RETURN(Bytes point, EcUncompressedPoint(pkey_.get(), n));
-  return EcPoint{Bytes(point.begin() + 1, point.begin() + 1 + static_cast<std::ptrdiff_t>(n)),
-                 Bytes(point.begin() + 1 + static_cast<std::ptrdiff_t>(n), point.end())};
+  return EcCoordinatesOf(pkey_.get(), CoordSize(curve_));
 }
 
 Result<Bytes> PublicKey::EcUncompressed() const {
@@ -705,10 +709,7 @@ std::string PrivateKey::Describe() const { return DescribeKey(type_, curve_, bit
 
 Result<EcPoint> PrivateKey::EcPublicCoordinates() const {
   if (type_ != KeyType::kEc) return FailedPreconditionError("EC coordinates: key is " + Describe());
-  const size_t n = CoordSize(curve_);
-  VHSM_ASSIGN_OR_RETURN(Bytes point, EcUncompressedPoint(pkey_.get(), n));
-  return EcPoint{Bytes(point.begin() + 1, point.begin() + 1 + static_cast<std::ptrdiff_t>(n)),
-                 Bytes(point.begin() + 1 + static_cast<std::ptrdiff_t>(n), point.end())};
+  return EcCoordinatesOf(pkey_.get(), CoordSize(curve_));
 }
 
 PublicKey PrivateKey::Public() const {
