@@ -7,7 +7,8 @@
 // (mode 0600, root or vhsmd's uid only; see provisioner/admin_server.h).
 // Config keys: allowed_uids, allowed_gids (comma lists), socket_group (name or gid the socket file
 // is chgrp'd to, so that group can reach it), spin_us (poll for a client's next request this long
-// before sleeping; 50, 0 disables), max_pin_failures, pbkdf2_iterations,
+// before sleeping; 50, 0 disables), shm (true|false, default true: offer clients shared-memory
+// lanes, see ipc/shm_channel.h), max_pin_failures, pbkdf2_iterations,
 // seal_fields (comma list of measurement, policy, image_id, family_id, guest_svn, tcb_version),
 // secure_heap_mb (32; 0 disables: the mlock'ed, never-dumped arena for key material, see
 // base/secret_bytes.h), log_level (debug|info|warning|error).
@@ -238,6 +239,11 @@ int main(int argc, char** argv) {
     }
   } catch (const std::exception& e) {
     return Usage(std::string("config: bad number: ") + e.what());
+  }
+  if (flags.config.count("shm")) {
+    const std::string& v = flags.config["shm"];
+    if (v != "true" && v != "false") return Usage("config: shm: got \"" + v + "\", want true or false");
+    sopts.shm = v == "true";
   }
 
   if (flags.config.count("socket_group")) {

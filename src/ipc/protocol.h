@@ -54,7 +54,13 @@ enum class Opcode : uint16_t {
   kUnwrapKey = 29,
   kDeriveKey = 30,
   kCopyObject = 31,
-  kMaxOpcode = 31,
+  // After kHello: asks vhsmd for the shared-memory lanes (ipc/shm_channel.h). The reply carries
+  // the memfd (SCM_RIGHTS) when its CK_RV is CKR_OK; any other CK_RV means "stay on the socket".
+  kShmAttach = 32,
+  // Wakes a peer that sleeps in a socket read for a message waiting in its shared lane. No payload,
+  // no reply.
+  kDoorbell = 33,
+  kMaxOpcode = 33,
 };
 
 struct FrameHeader {

@@ -137,6 +137,84 @@ Status WriteAll(int fd, ByteSpan data) {
   return OkStatus();
 }
 
+Status WriteAllWithFd(int fd, ByteSpan data, int pass_fd) {
+  if (data.empty()) return InvalidArgumentError("a descriptor needs at least one byte to travel with");
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  iovec iov{const_cast<uint8_t*>(data.data()), data.size()};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof(control);
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(c), &pass_fd, sizeof(int));
+  ssize_t w;
+  do {
+    w = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
+  } while (w < 0 && errno == EINTR);
+  if (w < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return DeadlineExceededError("send timed out");
+    return UnavailableError(std::string("sendmsg: ") + std::strerror(errno));
+  }
+  return WriteAll(fd, data.subspan(static_cast<size_t>(w)));
+}
+
+Result<Frame> ReadFrameWithFd(int fd, int* received) {
+  *received = -1;
+  uint8_t header[kHeaderSize];
+  size_t got = 0;
+  while (got < kHeaderSize) {
+    alignas(cmsghdr) char control[CMSG_SPACE(4 * sizeof(int))] = {};
+    iovec iov{header + got, kHeaderSize - got};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
+    ssize_t r = ::recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) {
+      if (*received >= 0) ::close(*received);
+      *received = -1;
+      return RecvFailure(r, "frame header", got, kHeaderSize);
+    }
+    got += static_cast<size_t>(r);
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+      const size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      for (size_t i = 0; i < n; ++i) {
+        int passed;
+        std::memcpy(&passed, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+        if (*received < 0) {
+          *received = passed;
+        } else {
+          ::close(passed);
+        }
+      }
+    }
+  }
+  Frame f;
+  Result<FrameHeader> h = DecodeHeader(ByteSpan(header, kHeaderSize));
+  Status s = h.ok() ? OkStatus() : h.status();
+  if (s.ok()) {
+    f.header = *h;
+    if (f.header.payload_len > 4096) s = ResourceExhaustedError("a frame with a descriptor carries at most 4096 bytes");
+  }
+  if (s.ok()) {
+    f.payload.resize(f.header.payload_len);
+    s = ReadExact(fd, f.payload.data(), f.payload.size(), "frame payload");
+  }
+  if (!s.ok()) {
+    if (*received >= 0) ::close(*received);
+    *received = -1;
+    return s;
+  }
+  return f;
+}
+
 Result<int> ConnectUnix(const std::string& path, int timeout_ms) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;

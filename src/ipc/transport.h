@@ -59,6 +59,12 @@ class FrameReader {
 // Writes all bytes (retrying short writes and EINTR; MSG_NOSIGNAL). Unavailable when the peer left.
 Status WriteAll(int fd, ByteSpan data);
 
+// WriteAll that passes `pass_fd` (SCM_RIGHTS) with the first bytes of `data`.
+Status WriteAllWithFd(int fd, ByteSpan data, int pass_fd);
+// Reads one frame directly from the socket (no read-ahead), taking a descriptor passed with it:
+// *received is that descriptor (close-on-exec), or -1 when none came. Extra descriptors are closed.
+Result<Frame> ReadFrameWithFd(int fd, int* received);
+
 // Connects to a Unix socket. Unavailable (naming the path and errno) when nothing listens there.
 // Sets send/receive timeouts of `timeout_ms` on the socket.
 Result<int> ConnectUnix(const std::string& path, int timeout_ms);

@@ -21,7 +21,10 @@ Client::~Client() {
 
 void Client::AbandonAll() {
   std::lock_guard<std::mutex> lock(mu_);
-  for (auto& c : idle_) ::close(c->fd);
+  for (auto& c : idle_) {
+    if (c->shm) c->shm->Abandon();
+    ::close(c->fd);
+  }
   idle_.clear();
 }
 
@@ -30,9 +33,15 @@ Result<Bytes> Client::RoundTrip(Conn& c, ipc::Opcode op, ByteSpan payload) {
     return ResourceExhaustedError("request of " + std::to_string(payload.size()) + " bytes exceeds the frame limit");
   }
   uint32_t id = c.next_id++;
-  VHSM_RETURN_IF_ERROR(ipc::WriteAll(c.fd, ipc::EncodeFrame(op, id, payload)));
-  c.reader.Spin(options_.spin_us);
-  VHSM_ASSIGN_OR_RETURN(ipc::Frame f, c.reader.Read());
+  ipc::Frame f;
+  if (c.shm) {
+    VHSM_RETURN_IF_ERROR(c.shm->Send(c.fd, op, id, payload));
+    VHSM_ASSIGN_OR_RETURN(f, c.shm->Receive(c.reader, options_.spin_us));
+  } else {
+    VHSM_RETURN_IF_ERROR(ipc::WriteAll(c.fd, ipc::EncodeFrame(op, id, payload)));
+    c.reader.Spin(options_.spin_us);
+    VHSM_ASSIGN_OR_RETURN(f, c.reader.Read());
+  }
   if (f.header.request_id != id || f.header.opcode != op) {
     return UnavailableError("reply does not match request " + std::to_string(id));
   }
@@ -57,7 +66,37 @@ Result<std::unique_ptr<Client::Conn>> Client::Connect() {
     ::close(fd);
     return UnavailableError("vhsmd at " + options_.socket_path + " refused hello");
   }
+  if (options_.shm) {
+    if (Status s = AttachShm(*c); !s.ok()) {
+      ::close(fd);
+      return s.Annotate("shared lanes with vhsmd at " + options_.socket_path);
+    }
+  }
   return c;
+}
+
+Status Client::AttachShm(Conn& c) {
+  const uint32_t id = c.next_id++;
+  VHSM_RETURN_IF_ERROR(ipc::WriteAll(c.fd, ipc::EncodeFrame(ipc::Opcode::kShmAttach, id, {})));
+  int memfd = -1;
+  VHSM_ASSIGN_OR_RETURN(ipc::Frame f, ipc::ReadFrameWithFd(c.fd, &memfd));
+  if (f.header.request_id != id || f.header.opcode != ipc::Opcode::kShmAttach) {
+    if (memfd >= 0) ::close(memfd);
+    return UnavailableError("reply does not match request " + std::to_string(id));
+  }
+  ipc::MsgReader r(f.payload);
+  Result<uint64_t> rv = r.GetU64("rv");
+  if (!rv.ok() || *rv != 0 /* CKR_OK */ || memfd < 0) {  // refused: stay on the socket
+    if (memfd >= 0) ::close(memfd);
+    return OkStatus();
+  }
+  Result<uint64_t> lane = r.GetU64("lane_bytes");
+  if (!lane.ok() || *lane != ipc::kShmLaneBytes) {
+    ::close(memfd);
+    return OkStatus();
+  }
+  VHSM_ASSIGN_OR_RETURN(c.shm, ipc::ShmChannel::Attach(memfd));
+  return OkStatus();
 }
 
 Result<Bytes> Client::Call(ipc::Opcode op, ByteSpan payload) {

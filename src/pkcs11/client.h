@@ -17,6 +17,7 @@
 #include "base/bytes.h"
 #include "base/status.h"
 #include "ipc/protocol.h"
+#include "ipc/shm_channel.h"
 #include "ipc/transport.h"
 
 namespace vhsm::pkcs11 {
@@ -26,6 +27,9 @@ struct ClientOptions {
   int timeout_ms = 60000;  // RSA-4096 key generation can take seconds
   // After sending a request, poll this long for the reply before sleeping (0 disables).
   unsigned spin_us = ipc::kDefaultSpinUs;
+  // Ask vhsmd for shared-memory lanes per connection (ipc/shm_channel.h); a daemon that refuses
+  // leaves the connection on the socket.
+  bool shm = true;
 };
 
 class Client {
@@ -48,7 +52,9 @@ class Client {
     int fd = -1;
     uint32_t next_id = 1;
     ipc::FrameReader reader;
+    std::unique_ptr<ipc::ShmChannel> shm;  // set once the daemon granted the lanes
   };
+  Status AttachShm(Conn& c);
   Result<std::unique_ptr<Conn>> Connect();
   Result<Bytes> RoundTrip(Conn& c, ipc::Opcode op, ByteSpan payload);
 

@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string_view>
 
 #include "ipc/ckrv.h"
 #include "ipc/mech_params.h"
@@ -303,6 +304,8 @@ CK_RV Module::Initialize(CK_VOID_PTR args) {
     const unsigned long v = std::strtoul(spin, &end, 10);
     if (*end == '\0' && v <= 10000) opts.spin_us = static_cast<unsigned>(v);
   }
+  // VHSM_SHM=0: stay on the socket (no shared-memory lanes).
+  if (const char* shm = std::getenv("VHSM_SHM"); shm != nullptr && std::string_view(shm) == "0") opts.shm = false;
   client_ = std::make_unique<Client>(opts);
   pid_ = CurrentPid();
   initialized_ = true;

@@ -206,25 +206,59 @@ void Server::ServeConnection(int fd) {
   ::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len);
   std::shared_ptr<App> app;
   ipc::FrameReader reader(fd);
+  std::unique_ptr<ipc::ShmChannel> shm;  // once attached, every message is announced in its lanes
   while (true) {
-    reader.Spin(options_.spin_us);
-    Result<ipc::Frame> frame = reader.Read();
+    Result<ipc::Frame> frame = [&]() -> Result<ipc::Frame> {
+      if (shm) return shm->Receive(reader, options_.spin_us);
+      reader.Spin(options_.spin_us);
+      return reader.Read();
+    }();
     if (!frame.ok()) {
       if (frame.status().code() != StatusCode::kUnavailable) {
         log_.Warn("dropping client pid " + std::to_string(cred.pid) + ": " + frame.status().ToString());
       }
       break;
     }
-    Bytes reply = Handle(app, static_cast<uint32_t>(cred.pid), frame->header.opcode, frame->payload);
+    const ipc::Opcode op = frame->header.opcode;
+    const uint32_t id = frame->header.request_id;
+    if (op == ipc::Opcode::kDoorbell) continue;  // nothing to answer (a stray one on the socket path)
+    if (op == ipc::Opcode::kShmAttach) {
+      if (!AttachShm(fd, app != nullptr, frame->payload, id, shm)) break;
+      continue;
+    }
+    Bytes reply = Handle(app, static_cast<uint32_t>(cred.pid), op, frame->payload);
     if (reply.size() >= 8 && LoadU64Le(reply.data()) != CKR_OK) {
-      log_.Debug("opcode " + std::to_string(static_cast<int>(frame->header.opcode)) + " -> CK_RV 0x" +
+      log_.Debug("opcode " + std::to_string(static_cast<int>(op)) + " -> CK_RV 0x" +
                  HexEncode(ByteSpan(reply.data(), 4)) + " (little-endian)");
     }
     if (reply.size() > ipc::kMaxPayload) reply = RvOnly(CKR_DEVICE_MEMORY);
-    Bytes out = ipc::EncodeFrame(frame->header.opcode, frame->header.request_id, reply);
-    if (!ipc::WriteAll(fd, out).ok()) break;
+    Status sent = shm ? shm->Send(fd, op, id, reply) : ipc::WriteAll(fd, ipc::EncodeFrame(op, id, reply));
+    if (!sent.ok()) break;
   }
   if (app) DetachApp(app, static_cast<uint32_t>(cred.pid));
+}
+
+bool Server::AttachShm(int fd, bool hello_done, ByteSpan payload, uint32_t request_id,
+                       std::unique_ptr<ipc::ShmChannel>& shm) {
+  auto refuse = [&](CK_RV rv) { return ipc::WriteAll(fd, ipc::EncodeFrame(ipc::Opcode::kShmAttach, request_id, RvOnly(rv))).ok(); };
+  if (!payload.empty()) return refuse(CKR_ARGUMENTS_BAD);
+  if (!hello_done) return refuse(CKR_CRYPTOKI_NOT_INITIALIZED);
+  if (shm) return refuse(CKR_OPERATION_ACTIVE);
+  if (!options_.shm) return refuse(CKR_FUNCTION_NOT_SUPPORTED);
+  int memfd = -1;
+  Result<std::unique_ptr<ipc::ShmChannel>> created = ipc::ShmChannel::Create(&memfd);
+  if (!created.ok()) {
+    log_.Warn("shared lanes unavailable, staying on the socket: " + created.status().ToString());
+    return refuse(CKR_FUNCTION_NOT_SUPPORTED);
+  }
+  MsgWriter w;
+  w.PutU64(CKR_OK);
+  w.PutU64(ipc::kShmLaneBytes);
+  Status sent = ipc::WriteAllWithFd(fd, ipc::EncodeFrame(ipc::Opcode::kShmAttach, request_id, w.Take()), memfd);
+  ::close(memfd);
+  if (!sent.ok()) return false;
+  shm = std::move(*created);
+  return true;
 }
 
 Bytes Server::Handle(std::shared_ptr<App>& app, uint32_t pid, Opcode op, ByteSpan payload) {

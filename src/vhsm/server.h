@@ -22,6 +22,7 @@
 #include "base/bytes.h"
 #include "base/log.h"
 #include "ipc/protocol.h"
+#include "ipc/shm_channel.h"
 #include "ipc/transport.h"
 #include "vhsm/token.h"
 
@@ -40,6 +41,9 @@ struct ServerOptions {
   // After each reply, a connection's thread polls up to this long for the client's next request
   // before sleeping (ipc::SpinUntilReadable); 0 disables. Bounded CPU for a shorter round trip.
   unsigned spin_us = ipc::kDefaultSpinUs;
+  // Offer clients the shared-memory lanes (ipc/shm_channel.h) on kShmAttach; when false the
+  // request is answered CKR_FUNCTION_NOT_SUPPORTED and the client stays on the socket.
+  bool shm = true;
 };
 
 // Resolves a group given by name or number ("vhsm", "994"); NotFound for an unknown name.
@@ -67,6 +71,10 @@ class Server {
 
  private:
   bool PeerAllowed(const ::ucred& cred) const;
+  // Answers kShmAttach: creates the lanes and passes their memfd, or refuses with a CK_RV (the
+  // connection then stays on the socket). False when the reply could not be sent.
+  bool AttachShm(int fd, bool hello_done, ByteSpan payload, uint32_t request_id,
+                 std::unique_ptr<ipc::ShmChannel>& shm);
   void DetachApp(const std::shared_ptr<App>& app, uint32_t pid);
 
   Token& token_;
