@@ -17,14 +17,6 @@ namespace {
 constexpr uint32_t kOnSocket = kShmOnSocket;
 constexpr size_t kControlBytes = kShmControlBytes;
 
-inline void CpuRelax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield" ::: "memory");
-#endif
-}
-
 std::string Errno(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
 
 }  // namespace
@@ -129,9 +121,11 @@ bool ShmChannel::PollSeq(const Lane& in, unsigned spin_us) const {
   if (spin_us == 0) return false;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(spin_us);
   while (true) {
+    // No `pause` here: in these KVM guests a pause loop trips pause-loop exiting (a VM exit that
+    // lets the host deschedule the vCPU); measured at 2 client threads, HMAC 123k -> 228k ops/s
+    // and RSA-2048 1.7k -> 2.65k signs/s without it. The yield below is what hands the CPU over.
     for (int i = 0; i < 32; ++i) {
       if (in.seq.load(std::memory_order_acquire) != seen_) return true;
-      CpuRelax();
     }
     if (std::chrono::steady_clock::now() >= deadline) return false;
     ::sched_yield();  // a runnable thread on this CPU (the peer, when both share it) goes first

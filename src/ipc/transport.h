@@ -26,6 +26,10 @@ struct Frame {
 // microseconds). The yield keeps spinning threads from starving the peer when client and
 // daemon threads outnumber the CPUs.
 inline constexpr unsigned kDefaultSpinUs = 50;
+// The module's budget while it waits for a reply (its thread is blocked in the call anyway):
+// long enough to cover an RSA-2048 signature (≈ 1 ms here), so the reply does not have to wake a
+// halted vCPU. Measured at 1 thread: RSA-2048 sign 934 -> 1,091/s (raw OpenSSL 1,136/s).
+inline constexpr unsigned kDefaultClientSpinUs = 2000;
 bool SpinUntilReadable(int fd, unsigned spin_us);
 
 // Buffered frame reader for one connection: one recv() usually brings a whole small frame

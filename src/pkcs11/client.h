@@ -26,7 +26,7 @@ struct ClientOptions {
   std::string socket_path;
   int timeout_ms = 60000;  // RSA-4096 key generation can take seconds
   // After sending a request, poll this long for the reply before sleeping (0 disables).
-  unsigned spin_us = ipc::kDefaultSpinUs;
+  unsigned spin_us = ipc::kDefaultClientSpinUs;
   // Ask vhsmd for shared-memory lanes per connection (ipc/shm_channel.h); a daemon that refuses
   // leaves the connection on the socket.
   bool shm = true;

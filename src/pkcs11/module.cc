@@ -298,7 +298,7 @@ CK_RV Module::Initialize(CK_VOID_PTR args) {
   const char* env = std::getenv("VHSM_SOCKET");
   ClientOptions opts;
   opts.socket_path = env != nullptr && *env != '\0' ? env : "/run/vhsm/vhsm.sock";
-  // VHSM_SPIN_US: how long to poll for a reply before sleeping (default 50; 0 = never spin).
+  // VHSM_SPIN_US: how long to poll for a reply before sleeping (default 2000; 0 = never spin).
   if (const char* spin = std::getenv("VHSM_SPIN_US"); spin != nullptr && *spin != '\0') {
     char* end = nullptr;
     const unsigned long v = std::strtoul(spin, &end, 10);
