@@ -101,6 +101,7 @@ void Server::InstallDefaults() {
   s.set_read_timeout(std::chrono::milliseconds(options_.read_timeout_ms));
   s.set_write_timeout(std::chrono::milliseconds(options_.write_timeout_ms));
   s.set_keep_alive_timeout(options_.keep_alive_timeout_s);
+  s.set_keep_alive_max_count(options_.keep_alive_max_requests);
   const size_t threads = options_.worker_threads == 0 ? 1 : options_.worker_threads;
   // httplib's API takes ownership of a raw TaskQueue pointer and deletes it itself.
   s.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };

@@ -41,6 +41,10 @@ struct ServerOptions {
   // How long an idle keep-alive connection is kept. cpp-httplib 0.11 does not interrupt such a
   // connection on stop(): Stop() (SIGTERM) can take this long, so keep it short.
   int keep_alive_timeout_s = 2;
+  // Requests served on one connection before the server closes it (cpp-httplib's default is 5,
+  // which made a client reconnect, and the server accept and hand the socket to a worker, every
+  // fifth request).
+  size_t keep_alive_max_requests = 1000;
   size_t worker_threads = 8;
   bool announce = true;  // print "listening on http(s)://HOST:PORT" on stdout at Start()
   Logger* logger = nullptr;  // internal errors are logged here when set
