@@ -118,7 +118,7 @@ Status ShmChannel::Send(int sock, Opcode op, uint32_t request_id, ByteSpan paylo
 
 bool ShmChannel::PollSeq(const Lane& in, unsigned spin_us) const {
   if (in.seq.load(std::memory_order_acquire) != seen_) return true;
-  if (spin_us == 0) return false;
+  if (spin_us == 0 || !SpinningHelps()) return false;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(spin_us);
   while (true) {
     // No `pause` here: in these KVM guests a pause loop trips pause-loop exiting (a VM exit that

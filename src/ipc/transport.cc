@@ -109,8 +109,18 @@ Result<Frame> FrameReader::Read() {
   return f;
 }
 
+bool SpinningHelps() {
+  static const bool helps = [] {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (::sched_getaffinity(0, sizeof(set), &set) != 0) return true;
+    return CPU_COUNT(&set) > 1;
+  }();
+  return helps;
+}
+
 bool SpinUntilReadable(int fd, unsigned spin_us) {
-  if (spin_us == 0) return false;
+  if (spin_us == 0 || !SpinningHelps()) return false;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(spin_us);
   uint8_t b;
   do {
