@@ -52,7 +52,7 @@ case $case_name in
     # Key material in the secure heap: locked when vhsmd may lock memory (root or a large
     # RLIMIT_MEMLOCK), and the imported keys fit in it.
     # (An ASan-built vhsmd cannot lock: ASan turns mlock into a no-op, and vhsmd must say so.)
-    if ldd "$bin/vhsmd" 2>/dev/null | grep -q libasan; then
+    if ldd "$bin/vhsmd" 2>/dev/null | grep libasan >/dev/null; then
       expect_in "$log" "secure heap: 32 MiB, excluded from core dumps but NOT locked"
     elif [[ $(id -u) == 0 || $(ulimit -l) == unlimited ]]; then
       expect_in "$log" "secure heap: 32 MiB, locked in memory, excluded from core dumps"

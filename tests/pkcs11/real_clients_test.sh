@@ -45,18 +45,18 @@ if command -v pkcs11-tool >/dev/null; then
     mech=${spec%:*}; id=${spec#*:}
     "${P[@]}" -l --pin 1234 --sign -m "$mech" --id "$id" -i "$WORK/data" -o "$WORK/sig" 2>/dev/null || fail "sign $mech"
     "${P[@]}" -l --pin 1234 --verify -m "$mech" --id "$id" -i "$WORK/data" --signature-file "$WORK/sig" 2>&1 \
-      | grep -q "Signature is valid" || fail "verify $mech"
+      | grep "Signature is valid" >/dev/null || fail "verify $mech"
     printf 'X' >> "$WORK/data"
     if "${P[@]}" -l --pin 1234 --verify -m "$mech" --id "$id" -i "$WORK/data" --signature-file "$WORK/sig" 2>&1 \
-      | grep -q "Signature is valid"; then fail "verify $mech accepted modified data"; fi
+      | grep "Signature is valid" >/dev/null; then fail "verify $mech accepted modified data"; fi
   done
   IV=00112233445566778899aabbccddeeff
   "${P[@]}" -l --pin 1234 --encrypt -m AES-CBC-PAD --iv $IV --id 03 -i "$WORK/data" -o "$WORK/ct" 2>/dev/null || fail "encrypt"
   "${P[@]}" -l --pin 1234 --decrypt -m AES-CBC-PAD --iv $IV --id 03 -i "$WORK/ct" -o "$WORK/pt" 2>/dev/null || fail "decrypt"
   cmp -s "$WORK/data" "$WORK/pt" || fail "AES-CBC-PAD round trip"
-  "${P[@]}" -l --pin 1234 --list-objects 2>/dev/null | grep -q "Secret Key Object; AES" || fail "--list-objects"
+  "${P[@]}" -l --pin 1234 --list-objects 2>/dev/null | grep "Secret Key Object; AES" >/dev/null || fail "--list-objects"
   # The AES key value must not be readable.
-  if "${P[@]}" -l --pin 1234 --read-object --type secrkey --id 03 2>/dev/null | grep -q .; then fail "secret readable"; fi
+  if "${P[@]}" -l --pin 1234 --read-object --type secrkey --id 03 2>/dev/null | grep . >/dev/null; then fail "secret readable"; fi
   # X.509 certificate objects: written with --write-object, listed, read back byte for byte.
   if command -v openssl >/dev/null; then
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$WORK/cert.key" \
@@ -120,14 +120,14 @@ fi
 
 if command -v p11tool >/dev/null; then
   export GNUTLS_PIN=1234
-  p11tool --provider "$MODULE" --list-all 2>/dev/null | grep -q "object=eck" || fail "p11tool --list-all"
+  p11tool --provider "$MODULE" --list-all 2>/dev/null | grep "object=eck" >/dev/null || fail "p11tool --list-all"
   if [[ -f "$WORK/cert.der" ]]; then
-    p11tool --provider "$MODULE" --list-all-certs 2>/dev/null | grep -q "object=certk" || fail "p11tool --list-all-certs"
+    p11tool --provider "$MODULE" --list-all-certs 2>/dev/null | grep "object=certk" >/dev/null || fail "p11tool --list-all-certs"
   fi
   p11tool --provider "$MODULE" --login --generate-privkey ecdsa --curve secp256r1 --label gnutls \
     "pkcs11:token=ctest" >/dev/null 2>&1 || fail "p11tool --generate-privkey"
   p11tool --provider "$MODULE" --login --test-sign "pkcs11:token=ctest;object=gnutls" 2>&1 \
-    | grep -q "Verifying against public key in the token... ok" || fail "p11tool --test-sign"
+    | grep "Verifying against public key in the token... ok" >/dev/null || fail "p11tool --test-sign"
   echo "p11tool: ok"
 else
   echo "p11tool not installed: skipped"
