@@ -9,6 +9,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -25,7 +26,9 @@ namespace vhsm::pkcs11 {
 struct ClientOptions {
   std::string socket_path;
   int timeout_ms = 60000;  // RSA-4096 key generation can take seconds
-  // After sending a request, poll this long for the reply before sleeping (0 disables).
+  // After sending a request, poll this long for the reply before sleeping (0 disables). Only
+  // while this process's calls in flight leave a CPU for vhsmd (2 x calls <= CPUs); otherwise
+  // at most ipc::kDefaultSpinUs, so that waiting threads do not take the CPUs vhsmd's workers need.
   unsigned spin_us = ipc::kDefaultClientSpinUs;
   // Ask vhsmd for shared-memory lanes per connection (ipc/shm_channel.h); a daemon that refuses
   // leaves the connection on the socket.
@@ -60,6 +63,8 @@ class Client {
 
   ClientOptions options_;
   Bytes app_token_;
+  std::atomic<int> in_flight_{0};
+  int cpus_ = 1;
   std::mutex mu_;
   std::vector<std::unique_ptr<Conn>> idle_;  // guarded by mu_
 };
