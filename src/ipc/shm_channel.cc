@@ -14,23 +14,18 @@
 namespace vhsm::ipc {
 namespace {
 
-constexpr uint32_t kOnSocket = kShmOnSocket;
-constexpr size_t kControlBytes = kShmControlBytes;
-
 std::string Errno(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
 
 }  // namespace
 
-size_t ShmChannel::MappingSize() { return kControlBytes + 2 * kShmLaneBytes; }
+size_t ShmChannel::MappingSize() { return kShmControlBytes + 2 * kShmLaneBytes; }
 
 ShmChannel::ShmChannel(void* base, Side side) : base_(base), side_(side) {
   static_assert(std::atomic<uint32_t>::is_always_lock_free, "lanes need lock-free atomics in shared memory");
-  static_assert(sizeof(Lane) == 64 && 2 * sizeof(Lane) <= kControlBytes);
+  static_assert(sizeof(Lane) == 64 && 2 * sizeof(Lane) <= kShmControlBytes);
 }
 
-ShmChannel::~ShmChannel() {
-  if (base_ != nullptr) ::munmap(base_, MappingSize());
-}
+ShmChannel::~ShmChannel() { Abandon(); }
 
 void ShmChannel::Abandon() {
   if (base_ != nullptr) ::munmap(base_, MappingSize());
@@ -42,7 +37,7 @@ ShmChannel::Lane& ShmChannel::lane(bool to_daemon) const {
 }
 
 uint8_t* ShmChannel::data(bool to_daemon) const {
-  return static_cast<uint8_t*>(base_) + kControlBytes + (to_daemon ? 0 : kShmLaneBytes);
+  return static_cast<uint8_t*>(base_) + kShmControlBytes + (to_daemon ? 0 : kShmLaneBytes);
 }
 
 Result<std::unique_ptr<ShmChannel>> ShmChannel::Create(int* fd_out) {
@@ -110,7 +105,7 @@ Status ShmChannel::Send(int sock, Opcode op, uint32_t request_id, ByteSpan paylo
   if (payload.size() > kMaxPayload) {
     return ResourceExhaustedError("message of " + std::to_string(payload.size()) + " bytes exceeds the frame limit");
   }
-  out.len.store(kOnSocket, std::memory_order_relaxed);
+  out.len.store(kShmOnSocket, std::memory_order_relaxed);
   out.seq.fetch_add(1, std::memory_order_seq_cst);
   out.waiting.store(0, std::memory_order_relaxed);  // the frame itself wakes a sleeping reader
   return WriteAll(sock, EncodeFrame(op, request_id, payload));
@@ -156,7 +151,7 @@ Result<Frame> ShmChannel::Receive(FrameReader& socket_reader, unsigned spin_us) 
   }
   seen_ = in.seq.load(std::memory_order_acquire);
   const uint32_t len = in.len.load(std::memory_order_acquire);
-  if (len == kOnSocket) return ReadSocketMessage(socket_reader);
+  if (len == kShmOnSocket) return ReadSocketMessage(socket_reader);
   if (len < kHeaderSize || len > kShmLaneBytes) {
     return InvalidArgumentError("shared lane: message length " + std::to_string(len) + ", want " +
                                 std::to_string(kHeaderSize) + ".." + std::to_string(kShmLaneBytes));

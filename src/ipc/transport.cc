@@ -109,14 +109,13 @@ Result<Frame> FrameReader::Read() {
   return f;
 }
 
-bool SpinningHelps() {
-  static const bool helps = [] {
+int AllowedCpus() {
+  static const int cpus = [] {
     cpu_set_t set;
     CPU_ZERO(&set);
-    if (::sched_getaffinity(0, sizeof(set), &set) != 0) return true;
-    return CPU_COUNT(&set) > 1;
+    return ::sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 2;
   }();
-  return helps;
+  return cpus;
 }
 
 bool SpinUntilReadable(int fd, unsigned spin_us) {

@@ -3,8 +3,6 @@
 #include <openssl/rand.h>
 #include <unistd.h>
 
-#include <sched.h>
-
 #include <algorithm>
 #include <cstdlib>
 
@@ -15,9 +13,6 @@ namespace vhsm::pkcs11 {
 
 Client::Client(ClientOptions options) : options_(std::move(options)), app_token_(16) {
   RAND_bytes(app_token_.data(), static_cast<int>(app_token_.size()));
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (::sched_getaffinity(0, sizeof(set), &set) == 0) cpus_ = CPU_COUNT(&set);
 }
 
 Client::~Client() {
@@ -45,7 +40,7 @@ Result<Bytes> Client::RoundTrip(Conn& c, ipc::Opcode op, ByteSpan payload) {
     // but with 2 threads polling that long beside 2 busy vhsmd workers HMAC fell from 228k to
     // 143k ops/s. So the long budget applies only while a CPU is left for the daemon.
     const int calls = in_flight_.fetch_add(1, std::memory_order_relaxed) + 1;
-    const unsigned spin = 2 * calls <= cpus_ ? options_.spin_us : std::min(options_.spin_us, ipc::kDefaultSpinUs);
+    const unsigned spin = 2 * calls <= ipc::AllowedCpus() ? options_.spin_us : std::min(options_.spin_us, ipc::kDefaultSpinUs);
     Status sent = c.shm->Send(c.fd, op, id, payload);
     Result<ipc::Frame> got = sent.ok() ? c.shm->Receive(c.reader, spin) : Result<ipc::Frame>(sent);
     in_flight_.fetch_sub(1, std::memory_order_relaxed);

@@ -63,8 +63,7 @@ class Client {
 
   ClientOptions options_;
   Bytes app_token_;
-  std::atomic<int> in_flight_{0};
-  int cpus_ = 1;
+  std::atomic<int> in_flight_{0};  // calls waiting for a reply (picks the poll budget)
   std::mutex mu_;
   std::vector<std::unique_ptr<Conn>> idle_;  // guarded by mu_
 };
