@@ -116,6 +116,8 @@ World& W() {
 std::mutex lat_mu;
 std::map<int, std::vector<double>> latencies_ms;   // by client thread count
 std::map<int, std::vector<double>> report_ms;      // the simulated AMD-SP's share (report + P-384 sign)
+std::map<int, std::vector<double>> auth_ms;        // the /auth request alone
+std::map<int, std::vector<double>> attest_ms;      // the /attest request alone (appraisal + EAR)
 
 // The world's certificate chain as RCAR's cert_chain (built once per benchmark thread).
 json CertChain(const World& w) {
@@ -142,7 +144,7 @@ void BM_RcarRoundTrip(benchmark::State& state) {
   http::ClientOptions co;
   co.base_url = w.server->url();
   auto client = http::Client::Create(co);
-  std::vector<double> mine, mine_report;
+  std::vector<double> mine, mine_report, mine_auth, mine_attest;
   const json chain = CertChain(w);
   for (auto _ : state) {
     const auto t0 = std::chrono::steady_clock::now();
@@ -152,28 +154,55 @@ void BM_RcarRoundTrip(benchmark::State& state) {
       state.SkipWithError("auth failed");
       return;
     }
+    const auto a1 = std::chrono::steady_clock::now();
+    mine_auth.push_back(std::chrono::duration<double, std::milli>(a1 - t0).count());
     const std::string sc = a->header("Set-Cookie");
     const std::string cookie = sc.substr(0, sc.find(';'));
     const std::string nonce = json::parse(a->body)["nonce"].get<std::string>();
     auto rd = attestation::ExpectedReportData(nonce, w.tee_jwk, "");
     const auto r0 = std::chrono::steady_clock::now();
     auto rep = w.fw->GetReport(*rd, 0);
-    mine_report.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - r0).count());
+    const auto r1 = std::chrono::steady_clock::now();
+    mine_report.push_back(std::chrono::duration<double, std::milli>(r1 - r0).count());
     auto r = (*client)->Post("/kbs/v0/attest", AttestBody(w, nonce, rep->report, chain), "application/json",
                              {{"Cookie", cookie}});
     if (!r.ok() || r->status != 200) {
       state.SkipWithError(("attest failed: " + (r.ok() ? r->body : r.status().ToString())).c_str());
       return;
     }
-    mine.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    const auto t1 = std::chrono::steady_clock::now();
+    mine_attest.push_back(std::chrono::duration<double, std::milli>(t1 - r1).count());
+    mine.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
   }
   std::lock_guard<std::mutex> l(lat_mu);
   latencies_ms[state.threads()].insert(latencies_ms[state.threads()].end(), mine.begin(), mine.end());
   report_ms[state.threads()].insert(report_ms[state.threads()].end(), mine_report.begin(), mine_report.end());
+  auth_ms[state.threads()].insert(auth_ms[state.threads()].end(), mine_auth.begin(), mine_auth.end());
+  attest_ms[state.threads()].insert(attest_ms[state.threads()].end(), mine_attest.begin(), mine_attest.end());
   // Every thread reports its own count: Google Benchmark sums counters over threads, so the rate
   // printed is the total over all client threads (thread 0 alone gave a per-thread rate).
   state.counters["attestations/s"] = benchmark::Counter(static_cast<double>(state.iterations()),
                                                         benchmark::Counter::kIsRate);
+}
+
+// The HTTP floor: one GET /healthz round trip on the same keep-alive loopback connection type,
+// for comparison with the two requests of an RCAR exchange.
+void BM_HttpHealthzRoundTrip(benchmark::State& state) {
+  World& w = W();
+  if (!w.ok) {
+    state.SkipWithError("setup failed");
+    return;
+  }
+  http::ClientOptions co;
+  co.base_url = w.server->url();
+  auto client = http::Client::Create(co);
+  for (auto _ : state) {
+    auto r = (*client)->Get("/healthz");
+    if (!r.ok() || r->status != 200) {
+      state.SkipWithError("healthz failed");
+      return;
+    }
+  }
 }
 
 void BM_RcarLatency(benchmark::State& state) {
@@ -190,6 +219,8 @@ void BM_RcarLatency(benchmark::State& state) {
     state.counters["p50_ms_" + t] = pct(v, 50);
     state.counters["p99_ms_" + t] = pct(v, 99);
     state.counters["sp_report_p50_ms_" + t] = pct(report_ms[threads], 50);
+    state.counters["auth_p50_ms_" + t] = pct(auth_ms[threads], 50);
+    state.counters["attest_p50_ms_" + t] = pct(attest_ms[threads], 50);
     state.counters["samples_" + t] = static_cast<double>(v.size());
   }
 }
@@ -260,6 +291,7 @@ void BM_ParseAttestRequest(benchmark::State& state) {
 BENCHMARK(BM_ParseAttestRequest)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_RawEcdsaP384Verify)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_AppraisalOnly)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_HttpHealthzRoundTrip)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_RcarRoundTrip)->Threads(1)->Threads(2)->UseRealTime()->Unit(benchmark::kMillisecond)->MinTime(3.0);
 BENCHMARK(BM_RcarLatency)->Iterations(1);
 

@@ -2,3 +2,5 @@
 # tests/attest/verifier_test.cc (GeneratedPkiTest.FuzzSeeds, VHSM_WRITE_FUZZ_SEEDS=1).
 vhsm_fuzzer(NAME amd_cert_fuzzer DEPS snp_certs crypto)
 vhsm_fuzzer(NAME crl_fuzzer DEPS snp_certs crypto)
+# ECDSA P-384 (the report signature): Nettle and OpenSSL must agree on every input.
+vhsm_fuzzer(NAME ecdsa_p384_fuzzer DEPS crypto)

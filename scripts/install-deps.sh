@@ -5,7 +5,7 @@ PKGS=(
   build-essential cmake ninja-build lld pkg-config clang libclang-rt-14-dev
   libssl-dev openssl libgtest-dev libgmock-dev googletest libbenchmark-dev
   nlohmann-json3-dev libcpp-httplib-dev libtomlplusplus-dev libcli11-dev
-  libsqlite3-dev sqlite3 libpq-dev libp11-kit-dev
+  libsqlite3-dev sqlite3 libpq-dev libp11-kit-dev nettle-dev libgmp-dev
   softhsm2 opensc gnutls-bin libengine-pkcs11-openssl ovmf
   postgresql python3 python3-jwt python3-cryptography
 )

@@ -77,12 +77,6 @@ bool IsEcP384Key(const EVP_PKEY* key) {
   return std::strcmp(group, "secp384r1") == 0;
 }
 
-Status VerifyEcdsaP384Sha384(const EVP_PKEY* key, ByteSpan message, ByteSpan r_be, ByteSpan s_be) {
-  if (!IsEcP384Key(key)) return InvalidArgumentError("ECDSA P-384: key is not an EC P-384 public key");
-  VHSM_ASSIGN_OR_RETURN(Bytes der, EcdsaSigToDer(r_be, s_be));
-  return DigestVerify(key, HashAlg::kSha384, message, der, "ECDSA P-384/SHA-384", -1);
-}
-
 Status VerifySignature(const EVP_PKEY* key, HashAlg alg, ByteSpan message, ByteSpan signature,
                        std::string_view what) {
   if (key == nullptr) return InvalidArgumentError(std::string(what) + ": no key");

@@ -22,6 +22,7 @@ Result<Bytes> EcdsaSigToDer(ByteSpan r_be, ByteSpan s_be);
 bool IsEcP384Key(const EVP_PKEY* key);
 
 // ECDSA P-384 with SHA-384 over `message`. `key` must be an EC P-384 key (else InvalidArgument).
+// Defined in p384.cc: Nettle's P-384 when the build has it, else OpenSSL.
 Status VerifyEcdsaP384Sha384(const EVP_PKEY* key, ByteSpan message, ByteSpan r_be, ByteSpan s_be);
 
 // Generic EVP DigestVerify with `alg` and a DER/PKCS#1 signature as the key type expects.

@@ -11,6 +11,7 @@
 
 #include "base/byte_reader.h"
 #include "crypto/error.h"
+#include "crypto/p384.h"
 #include "snp/tcb.h"
 
 namespace vhsm::sim {
@@ -59,31 +60,14 @@ Status SignReportBytes(EVP_PKEY* key, std::span<uint8_t> report) {
     return InvalidArgumentError("report: got " + std::to_string(report.size()) + " bytes, want " +
                                 std::to_string(snp::kReportSize));
   }
-  crypto::EvpMdCtxPtr md(EVP_MD_CTX_new());
-  if (!md) return OpenSslError("EVP_MD_CTX_new");
-  if (EVP_DigestSignInit(md.get(), nullptr, EVP_sha384(), nullptr, key) != 1) {
-    return OpenSslError("EVP_DigestSignInit");
-  }
-  size_t sig_len = 0;
-  if (EVP_DigestSign(md.get(), nullptr, &sig_len, report.data(), snp::kSignedRegionSize) != 1) {
-    return OpenSslError("EVP_DigestSign (size)");
-  }
-  Bytes der(sig_len);
-  if (EVP_DigestSign(md.get(), der.data(), &sig_len, report.data(), snp::kSignedRegionSize) != 1) {
-    return OpenSslError("EVP_DigestSign");
-  }
-  const unsigned char* p = der.data();
-  crypto::EcdsaSigPtr sig(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(sig_len)));
-  if (!sig) return OpenSslError("d2i_ECDSA_SIG");
-  const BIGNUM* r = ECDSA_SIG_get0_r(sig.get());
-  const BIGNUM* s = ECDSA_SIG_get0_s(sig.get());
+  VHSM_ASSIGN_OR_RETURN(crypto::EcdsaP384Signature sig,
+                        crypto::SignEcdsaP384Sha384(key, ByteSpan(report.data(), snp::kSignedRegionSize)));
   // R and S little-endian, zero-padded to 72 bytes (only the low 48 are ever non-zero).
   uint8_t* r_out = report.data() + snp::kSignatureOffset;
   uint8_t* s_out = r_out + snp::kSigComponentSize;
-  if (BN_bn2lebinpad(r, r_out, static_cast<int>(snp::kSigComponentSize)) < 0 ||
-      BN_bn2lebinpad(s, s_out, static_cast<int>(snp::kSigComponentSize)) < 0) {
-    return OpenSslError("BN_bn2lebinpad");
-  }
+  std::fill(r_out, r_out + 2 * snp::kSigComponentSize, uint8_t{0});
+  std::reverse_copy(sig.r.begin(), sig.r.end(), r_out);
+  std::reverse_copy(sig.s.begin(), sig.s.end(), s_out);
   return OkStatus();
 }
 
