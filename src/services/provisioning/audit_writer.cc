@@ -1,63 +1,148 @@
 // audit_writer.cc
 #include "services/provisioning/audit_writer.h"
 
+#include <chrono>
 #include <utility>
 #include <vector>
 
 namespace vhsm::provisioning {
 
-Result<store::ChainEntry> AuditWriter::Append(std::string_view record_json) {
+struct AuditWriter::Slot {
+  explicit Slot(store::CanonicalRecord r) : record(std::move(r)) {}
+  store::CanonicalRecord record;
+  bool done = false;  // guarded by the writer's mu_
+  Result<store::ChainEntry> result = InternalError("audit: record not written");
+};
+
+AuditWriter::AuditWriter(store::HashChainLog& log, size_t max_batch, std::chrono::microseconds batch_wait)
+    : log_(log),
+      max_batch_(max_batch < 1 ? 1 : max_batch),
+      batch_wait_(batch_wait.count() < 0 ? std::chrono::microseconds(0) : batch_wait),
+      thread_([this] { Run(); }) {}
+
+AuditWriter::Intent& AuditWriter::Intent::operator=(Intent&& o) noexcept {
+  if (this != &o) {
+    Drop();
+    writer_ = std::exchange(o.writer_, nullptr);
+  }
+  return *this;
+}
+
+void AuditWriter::Intent::Drop() {
+  AuditWriter* w = std::exchange(writer_, nullptr);
+  if (w == nullptr) return;
+  {
+    std::lock_guard<std::mutex> lock(w->mu_);
+    --w->announced_;
+  }
+  w->work_cv_.notify_one();  // a writer waiting for this record need not wait any longer
+}
+
+AuditWriter::Intent AuditWriter::Announce() {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++announced_;
+  return Intent(this);
+}
+
+AuditWriter::~AuditWriter() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  work_cv_.notify_one();
+  thread_.join();
+}
+
+Result<AuditWriter::Ticket> AuditWriter::Submit(std::string_view record_json, Intent& intent) {
+  Result<Ticket> t = Submit(record_json);
+  intent.Drop();  // after the record is queued, so a waiting writer finds it
+  return t;
+}
+
+Result<AuditWriter::Ticket> AuditWriter::Submit(std::string_view record_json) {
   // Canonicalization (a JSON parse and dump) runs here, on the caller's thread, so the writer's
   // critical path is only SQL and hashing.
   VHSM_ASSIGN_OR_RETURN(store::CanonicalRecord record, store::MakeCanonicalRecord(record_json));
-  Slot slot{std::move(record)};
+  Ticket ticket = std::make_shared<Slot>(std::move(record));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stop_) return UnavailableError("audit: the writer is shutting down");
+    pending_.push_back(ticket);
+  }
+  work_cv_.notify_one();
+  return ticket;
+}
+
+Result<store::ChainEntry> AuditWriter::Wait(const Ticket& ticket) {
+  if (!ticket) return InvalidArgumentError("audit: no ticket");
   std::unique_lock<std::mutex> lock(mu_);
-  pending_.push_back(&slot);
-  while (!slot.done) {
-    if (writing_) {
-      cv_.wait(lock);
-      continue;
+  done_cv_.wait(lock, [&] { return ticket->done; });
+  return std::move(ticket->result);
+}
+
+Result<store::ChainEntry> AuditWriter::Append(std::string_view record_json) {
+  VHSM_ASSIGN_OR_RETURN(Ticket ticket, Submit(record_json));
+  return Wait(ticket);
+}
+
+void AuditWriter::Run() {
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    work_cv_.wait(lock, [&] { return stop_ || !pending_.empty(); });
+    if (pending_.empty()) return;  // stop_, and nothing left to commit
+    if (announced_ > 0 && pending_.size() < max_batch_ && batch_wait_.count() > 0 && !stop_) {
+      // Records are on their way: give them batch_wait to join this commit.
+      ++stats_.batch_waits;
+      work_cv_.wait_for(lock, batch_wait_,
+                        [&] { return stop_ || announced_ == 0 || pending_.size() >= max_batch_; });
     }
-    // Become the writer for everything queued so far (our own slot is among it: it was queued
-    // before we could see writing_ == false, and only a writer removes slots).
-    writing_ = true;
-    std::deque<Slot*> batch;
+    std::deque<Ticket> batch;
     while (!pending_.empty() && batch.size() < max_batch_) {
-      batch.push_back(pending_.front());
+      batch.push_back(std::move(pending_.front()));
       pending_.pop_front();
     }
+    in_batch_ = batch.size();
     lock.unlock();
     WriteBatch(batch);
     lock.lock();
-    writing_ = false;
-    cv_.notify_all();  // waiters of this batch, and the next writer for what queued meanwhile
+    in_batch_ = 0;
   }
-  return std::move(slot.result);
 }
 
-void AuditWriter::WriteBatch(std::deque<Slot*>& batch) {
+void AuditWriter::WriteBatch(std::deque<Ticket>& batch) {
   std::vector<store::CanonicalRecord> records;
   records.reserve(batch.size());
-  for (Slot* s : batch) records.push_back(std::move(s->record));  // the slot keeps only its result
+  for (const Ticket& s : batch) records.push_back(std::move(s->record));  // the slot keeps only its result
+  const auto t0 = std::chrono::steady_clock::now();
   Result<std::vector<store::ChainEntry>> written = log_.AppendBatch(records);
-  std::lock_guard<std::mutex> lock(mu_);
-  if (written.ok()) {
-    ++stats_.batches;
-    stats_.records += static_cast<int64_t>(batch.size());
-    if (static_cast<int64_t>(batch.size()) > stats_.max_batch) stats_.max_batch = static_cast<int64_t>(batch.size());
-  } else {
-    ++stats_.failed_batches;
+  const auto took = std::chrono::steady_clock::now() - t0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stats_.commit_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(took).count();
+    if (written.ok()) {
+      ++stats_.batches;
+      stats_.records += static_cast<int64_t>(batch.size());
+      if (static_cast<int64_t>(batch.size()) > stats_.max_batch) stats_.max_batch = static_cast<int64_t>(batch.size());
+    } else {
+      ++stats_.failed_batches;
+    }
+    for (size_t i = 0; i < batch.size(); ++i) {
+      Slot& s = *batch[i];
+      s.result = written.ok() ? Result<store::ChainEntry>(std::move((*written)[i])) : Result<store::ChainEntry>(written.status());
+      s.done = true;
+    }
   }
-  for (size_t i = 0; i < batch.size(); ++i) {
-    Slot* s = batch[i];
-    s->result = written.ok() ? Result<store::ChainEntry>(std::move((*written)[i])) : Result<store::ChainEntry>(written.status());
-    s->done = true;
-  }
+  done_cv_.notify_all();
 }
 
 size_t AuditWriter::queued() const {
   std::lock_guard<std::mutex> lock(mu_);
   return pending_.size();
+}
+
+size_t AuditWriter::in_flight() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return pending_.size() + in_batch_;
 }
 
 AuditWriterStats AuditWriter::stats() const {

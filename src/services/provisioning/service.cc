@@ -99,14 +99,16 @@ json ProvisioningService::AuditBase(const AttestedToken& t, const std::string& r
 }
 
 Result<http::Response> ProvisioningService::Deny(const AttestedToken& t, const std::string& resource,
-                                                 const std::string& rule, const std::string& detail) {
+                                                 const std::string& rule, const std::string& detail,
+                                                 AuditWriter::Intent& intent) {
   json rec = AuditBase(t, resource);
   rec["event"] = "release";
   rec["decision"] = "deny";
   rec["rule"] = rule;
   rec["detail"] = detail.substr(0, 1024);
   // The denial is recorded before it is answered; a store failure answers 503 instead.
-  VHSM_RETURN_IF_ERROR(audit_writer_->Append(jose::DumpJson(rec)).status());
+  VHSM_ASSIGN_OR_RETURN(AuditWriter::Ticket ticket, audit_writer_->Submit(jose::DumpJson(rec), intent));
+  VHSM_RETURN_IF_ERROR(audit_writer_->Wait(ticket).status());
   if (denials_) denials_->Inc({resource, rule});
   Status s = PermissionDeniedError("release of " + resource + " denied by " + rule + ": " + detail);
   json problem = json::parse(http::ProblemJson(s), nullptr, false);
@@ -116,6 +118,9 @@ Result<http::Response> ProvisioningService::Deny(const AttestedToken& t, const s
 }
 
 Result<http::Response> ProvisioningService::Release(const http::Request& req) {
+  // Every path below either submits an audit record (release or denial) or ends with an error:
+  // announcing it lets the audit writer batch this record with others in flight.
+  AuditWriter::Intent intent = audit_writer_->Announce();
   Result<std::string> bearer = req.bearer_token();
   Result<std::shared_ptr<const AttestedToken>> verified =
       bearer.ok() ? verifier_.Verify(*bearer) : Result<std::shared_ptr<const AttestedToken>>(bearer.status());
@@ -131,31 +136,47 @@ Result<http::Response> ProvisioningService::Release(const http::Request& req) {
 
   if (token->ear_status != "affirming") {
     return Deny(*token, resource, "ear.status",
-                "submods.cpu0[\"ear.status\"] is \"" + token->ear_status.substr(0, 64) + "\", want \"affirming\"");
+                "submods.cpu0[\"ear.status\"] is \"" + token->ear_status.substr(0, 64) + "\", want \"affirming\"",
+                intent);
   }
   VHSM_ASSIGN_OR_RETURN(std::optional<ApplicablePolicy> policy, store_.FindPolicy(rp));
-  if (!policy) return Deny(*token, resource, "default-deny", "no release policy covers " + resource);
+  if (!policy) return Deny(*token, resource, "default-deny", "no release policy covers " + resource, intent);
   PolicyDecision d = policy->policy->Evaluate(token->claims);
-  if (!d.allowed) return Deny(*token, resource, "policy:" + policy->key + "#" + d.rule, d.detail);
-
-  std::string jwe;
-  {
-    VHSM_ASSIGN_OR_RETURN(SecretBytes value, store_.OpenResource(sealed));
-    jose::JweEncryptOptions eo;
-    eo.alg = token->jwe_alg;
-    eo.enc = jose::JweEnc::kA256Gcm;
-    VHSM_ASSIGN_OR_RETURN(jwe, jose::EncryptFlattened(*token->tee_key, value.Expose(), eo));
-  }  // the clear value is wiped here, before waiting for the audit commit
+  if (!d.allowed) return Deny(*token, resource, "policy:" + policy->key + "#" + d.rule, d.detail, intent);
 
   json rec = AuditBase(*token, resource);
   rec["event"] = "release";
   rec["decision"] = "release";
   rec["rule"] = "policy:" + policy->key;
   rec["version"] = sealed.info.version;
-  // The JWE leaves only once this record is committed; a failed commit answers 503 instead.
-  VHSM_RETURN_IF_ERROR(audit_writer_->Append(jose::DumpJson(rec)).status());
+  // The record goes to the audit writer before the JWE is made, so its commit (an fsync with
+  // SQLite's synchronous=FULL) runs while this thread opens the resource and encrypts; the JWE
+  // leaves only once the record is committed, and a failed commit answers 503 instead.
+  VHSM_ASSIGN_OR_RETURN(AuditWriter::Ticket ticket, audit_writer_->Submit(jose::DumpJson(rec), intent));
+  Result<std::string> jwe = [&]() -> Result<std::string> {
+    VHSM_ASSIGN_OR_RETURN(SecretBytes value, store_.OpenResource(sealed));
+    jose::JweEncryptOptions eo;
+    eo.alg = token->jwe_alg;
+    eo.enc = jose::JweEnc::kA256Gcm;
+    return jose::EncryptFlattened(*token->tee_key, value.Expose(), eo);
+  }();  // the clear value is wiped on return, before waiting for the audit commit
+  Result<store::ChainEntry> committed = audit_writer_->Wait(ticket);
+  if (!jwe.ok()) {
+    // The release decision is on record, but nothing left: say so in the log (best effort; the
+    // caller gets the error either way).
+    if (committed.ok()) {
+      json aborted = AuditBase(*token, resource);
+      aborted["event"] = "release-aborted";
+      aborted["decision"] = "none";
+      aborted["after_seq"] = committed->seq;
+      aborted["error"] = std::string(StatusCodeName(jwe.status().code()));
+      (void)audit_writer_->Append(jose::DumpJson(aborted));
+    }
+    return jwe.status();
+  }
+  VHSM_RETURN_IF_ERROR(committed.status());
   if (releases_) releases_->Inc({resource, policy->key});
-  return http::Response::Json(std::move(jwe));
+  return http::Response::Json(std::move(*jwe));
 }
 
 Result<std::string> ProvisioningService::Admin(const http::Request& req) {
