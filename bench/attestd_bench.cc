@@ -140,20 +140,31 @@ std::string AttestBody(const World& w, const std::string& nonce, ByteSpan report
       .dump();
 }
 
-void BM_RcarRoundTrip(benchmark::State& state) {
-  World& w = W();
+// A keep-alive client of the world's server, or null (the benchmark skipped) when setup failed.
+std::unique_ptr<http::Client> ClientOrSkip(World& w, benchmark::State& state) {
   if (!w.ok) {
     state.SkipWithError("setup failed");
-    return;
+    return nullptr;
   }
   http::ClientOptions co;
   co.base_url = w.server->url();
   auto client = http::Client::Create(co);
+  if (!client.ok()) {
+    state.SkipWithError("http client");
+    return nullptr;
+  }
+  return std::move(*client);
+}
+
+void BM_RcarRoundTrip(benchmark::State& state) {
+  World& w = W();
+  auto client = ClientOrSkip(w, state);
+  if (!client) return;
   std::vector<double> mine, mine_report, mine_auth, mine_attest;
   const json chain = CertChain(w);
   for (auto _ : state) {
     const auto t0 = std::chrono::steady_clock::now();
-    auto a = (*client)->Post("/kbs/v0/auth", R"({"version":"0.4.0","tee":"snp","extra-params":""})",
+    auto a = client->Post("/kbs/v0/auth", R"({"version":"0.4.0","tee":"snp","extra-params":""})",
                              "application/json");
     if (!a.ok() || a->status != 200) {
       state.SkipWithError("auth failed");
@@ -169,7 +180,7 @@ void BM_RcarRoundTrip(benchmark::State& state) {
     auto rep = w.fw->GetReport(*rd, 0);
     const auto r1 = std::chrono::steady_clock::now();
     mine_report.push_back(std::chrono::duration<double, std::milli>(r1 - r0).count());
-    auto r = (*client)->Post("/kbs/v0/attest", AttestBody(w, nonce, rep->report, chain), "application/json",
+    auto r = client->Post("/kbs/v0/attest", AttestBody(w, nonce, rep->report, chain), "application/json",
                              {{"Cookie", cookie}});
     if (!r.ok() || r->status != 200) {
       state.SkipWithError(("attest failed: " + (r.ok() ? r->body : r.status().ToString())).c_str());
@@ -194,15 +205,10 @@ void BM_RcarRoundTrip(benchmark::State& state) {
 // for comparison with the two requests of an RCAR exchange.
 void BM_HttpHealthzRoundTrip(benchmark::State& state) {
   World& w = W();
-  if (!w.ok) {
-    state.SkipWithError("setup failed");
-    return;
-  }
-  http::ClientOptions co;
-  co.base_url = w.server->url();
-  auto client = http::Client::Create(co);
+  auto client = ClientOrSkip(w, state);
+  if (!client) return;
   for (auto _ : state) {
-    auto r = (*client)->Get("/healthz");
+    auto r = client->Get("/healthz");
     if (!r.ok() || r->status != 200) {
       state.SkipWithError("healthz failed");
       return;
