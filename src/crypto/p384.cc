@@ -3,13 +3,14 @@
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/ecdsa.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "crypto/digest.h"
 #include "crypto/error.h"
+#include "crypto/keys.h"
 #include "crypto/ossl_ptr.h"
 #include "crypto/signature.h"
 
@@ -177,27 +178,14 @@ Status VerifyEcdsaP384Sha384(const EVP_PKEY* key, ByteSpan message, ByteSpan r_b
 
 Result<EcdsaP384Signature> SignEcdsaP384Sha384OpenSsl(const EVP_PKEY* key, ByteSpan message) {
   if (!IsEcP384Key(key)) return NotP384("ECDSA P-384 sign");
-  EvpMdCtxPtr md(EVP_MD_CTX_new());
-  if (!md) return OpenSslError("EVP_MD_CTX_new");
-  if (EVP_DigestSignInit(md.get(), nullptr, EvpMd(HashAlg::kSha384), nullptr, const_cast<EVP_PKEY*>(key)) != 1) {
-    return OpenSslError("ECDSA P-384 sign: EVP_DigestSignInit");
-  }
-  size_t sig_len = 0;
-  if (EVP_DigestSign(md.get(), nullptr, &sig_len, message.data(), message.size()) != 1) {
-    return OpenSslError("ECDSA P-384 sign: EVP_DigestSign (size)");
-  }
-  Bytes der(sig_len);
-  if (EVP_DigestSign(md.get(), der.data(), &sig_len, message.data(), message.size()) != 1) {
-    return OpenSslError("ECDSA P-384 sign: EVP_DigestSign");
-  }
-  const unsigned char* p = der.data();
-  EcdsaSigPtr sig(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(sig_len)));
-  if (!sig) return OpenSslError("ECDSA P-384 sign: d2i_ECDSA_SIG");
+  // PrivateKey::Sign with raw r||s output; the PrivateKey holds its own reference to `key`.
+  if (EVP_PKEY_up_ref(const_cast<EVP_PKEY*>(key)) != 1) return OpenSslError("ECDSA P-384 sign: EVP_PKEY_up_ref");
+  VHSM_ASSIGN_OR_RETURN(PrivateKey pk, PrivateKey::FromEvp(EvpPkeyPtr(const_cast<EVP_PKEY*>(key))));
+  VHSM_ASSIGN_OR_RETURN(Bytes raw, pk.Sign(SignatureScheme::kEcdsaSha384, message, EcdsaFormat::kRawRs));
+  if (raw.size() != 2 * kP384ScalarSize) return InternalError("ECDSA P-384 sign: raw signature of unexpected size");
   EcdsaP384Signature out;
-  if (BN_bn2binpad(ECDSA_SIG_get0_r(sig.get()), out.r.data(), static_cast<int>(out.r.size())) < 0 ||
-      BN_bn2binpad(ECDSA_SIG_get0_s(sig.get()), out.s.data(), static_cast<int>(out.s.size())) < 0) {
-    return OpenSslError("ECDSA P-384 sign: BN_bn2binpad");
-  }
+  std::copy(raw.begin(), raw.begin() + kP384ScalarSize, out.r.begin());
+  std::copy(raw.begin() + kP384ScalarSize, raw.end(), out.s.begin());
   return out;
 }
 

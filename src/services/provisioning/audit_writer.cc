@@ -53,23 +53,32 @@ AuditWriter::~AuditWriter() {
   thread_.join();
 }
 
+Result<AuditWriter::Ticket> AuditWriter::Submit(std::string_view record_json) { return Enqueue(record_json, nullptr); }
+
 Result<AuditWriter::Ticket> AuditWriter::Submit(std::string_view record_json, Intent& intent) {
-  Result<Ticket> t = Submit(record_json);
-  intent.Drop();  // after the record is queued, so a waiting writer finds it
-  return t;
+  return Enqueue(record_json, &intent);
 }
 
-Result<AuditWriter::Ticket> AuditWriter::Submit(std::string_view record_json) {
+Result<AuditWriter::Ticket> AuditWriter::Enqueue(std::string_view record_json, Intent* intent) {
   // Canonicalization (a JSON parse and dump) runs here, on the caller's thread, so the writer's
   // critical path is only SQL and hashing.
-  VHSM_ASSIGN_OR_RETURN(store::CanonicalRecord record, store::MakeCanonicalRecord(record_json));
-  Ticket ticket = std::make_shared<Slot>(std::move(record));
+  Result<store::CanonicalRecord> record = store::MakeCanonicalRecord(record_json);
+  Ticket ticket = record.ok() ? std::make_shared<Slot>(std::move(*record)) : nullptr;
+  bool stopped = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (stop_) return UnavailableError("audit: the writer is shutting down");
-    pending_.push_back(ticket);
+    // The intent stops counting in the same step as its record is queued (or refused), so a
+    // waiting writer wakes once and finds the record.
+    if (intent != nullptr && intent->writer_ == this) {
+      intent->writer_ = nullptr;
+      --announced_;
+    }
+    stopped = stop_;
+    if (ticket && !stopped) pending_.push_back(ticket);
   }
   work_cv_.notify_one();
+  if (!record.ok()) return record.status();
+  if (stopped) return UnavailableError("audit: the writer is shutting down");
   return ticket;
 }
 

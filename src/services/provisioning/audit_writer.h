@@ -98,6 +98,8 @@ class AuditWriter {
   size_t in_flight() const;
 
  private:
+  // Queues the record and, in the same step, stops `intent` (if any) from counting.
+  Result<Ticket> Enqueue(std::string_view record_json, Intent* intent);
   void Run();  // the writer thread
   // Commits `batch` (without mu_ held) and publishes the outcome.
   void WriteBatch(std::deque<Ticket>& batch);

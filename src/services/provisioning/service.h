@@ -81,8 +81,8 @@ class ProvisioningService {
 
   // The admin token's subject ("admin" when it has none), or kUnauthenticated.
   Result<std::string> Admin(const http::Request& req);
-  // Records a denial (audit + metrics) and builds the 403 problem carrying "rule".
-  // Records the denial (fulfilling the request's `intent`) before answering 403.
+  // Records a denial (audit, fulfilling the request's `intent`, and metrics) and builds the 403
+  // problem carrying "rule".
   Result<http::Response> Deny(const AttestedToken& token, const std::string& resource, const std::string& rule,
                               const std::string& detail, AuditWriter::Intent& intent);
   nlohmann::json AuditBase(const AttestedToken& token, const std::string& resource) const;
