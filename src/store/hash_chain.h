@@ -70,6 +70,10 @@ class HashChainLog {
  public:
   // Creates/migrates the table `table` (component "hash_chain/<table>").
   static Result<HashChainLog> Open(Database& db, std::string table, const Clock& clock);
+  // An existing log, as it is: no migration runs (for readers such as `vhsm audit verify`, which
+  // must not rewrite what they check). kFailedPrecondition when the table was never created, or
+  // when its schema is newer than this binary knows. Every schema version reads the same way.
+  static Result<HashChainLog> Attach(Database& db, std::string table, const Clock& clock);
 
   // Appends a record (a JSON object; stored canonicalized). Returns the stored entry.
   Result<ChainEntry> Append(std::string_view record_json);

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,8 +22,14 @@ struct Migration {
   // One or more `;`-separated statements. Portable spellings for the two dialects:
   //   {{BLOB}}     BYTEA on PostgreSQL, BLOB on SQLite
   //   {{AUTO_ID}}  an auto-increment 64-bit primary key column type
+  //   {{ROWID_KEY}} a 64-bit primary key the caller assigns: BIGINT PRIMARY KEY on PostgreSQL,
+  //                INTEGER PRIMARY KEY on SQLite (the rowid itself: one B-tree, no separate index)
   //   {{TEXT_ID}}  TEXT (listed for symmetry: TEXT is portable as is)
   std::string sql;
+  // Set: the SQL runs only on this dialect; on the other one the version is recorded as applied
+  // without running anything (a storage change one backend needs and the other does not), so
+  // both keep the same version numbers.
+  std::optional<Dialect> only_on = std::nullopt;
 };
 
 // Replaces the {{...}} spellings above for `dialect`. kInvalidArgument for an unknown {{NAME}}.

@@ -84,10 +84,14 @@ Status SqliteConnection::Error(int rc, std::string_view what) {
 }
 
 Status SqliteConnection::Simple(const char* sql) {
-  int rc = sqlite3_exec(db_.get(), sql, nullptr, nullptr, nullptr);
-  if (rc != SQLITE_OK) return Error(rc, sql);
-  last_error_conflict_ = false;
-  return OkStatus();
+  // BEGIN IMMEDIATE / COMMIT / ROLLBACK run on every transaction: prepared once per connection
+  // (sqlite3_exec would parse and compile them each time).
+  VHSM_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, Prepare(sql));
+  const int rc = sqlite3_step(stmt);
+  Status status = rc == SQLITE_DONE ? OkStatus() : Error(rc, sql);
+  sqlite3_reset(stmt);
+  if (status.ok()) last_error_conflict_ = false;
+  return status;
 }
 
 Status SqliteConnection::Script(std::string_view sql) {

@@ -207,6 +207,24 @@ TEST_P(StoreTest, MigrationsApplyOnceInOrder) {
               StatusIs(StatusCode::kInvalidArgument, HasSubstr("increasing")));
 }
 
+TEST_P(StoreTest, DialectSpecificMigrationIsRecordedOnBothButRunsOnOne) {
+  VHSM_STORE_TEST_DB(GetParam());
+  ASSERT_OK_AND_ASSIGN(auto db, test_db->Open());
+  const Dialect mine = db->dialect();
+  const Dialect other = mine == Dialect::kSqlite ? Dialect::kPostgres : Dialect::kSqlite;
+  std::vector<Migration> ms = {{1, "base", "CREATE TABLE d0 (id BIGINT)"},
+                               {2, "other only", "CREATE TABLE d_other (id BIGINT)", other},
+                               {3, "mine only", "CREATE TABLE d_mine (id {{ROWID_KEY}})", mine}};
+  ASSERT_OK(Migrate(*db, "dialects", ms));
+  ASSERT_OK_AND_ASSIGN(int64_t v, SchemaVersion(*db, "dialects"));
+  EXPECT_EQ(v, 3);
+  EXPECT_FALSE(db->Query("SELECT * FROM d_other").ok());  // recorded as applied, not run
+  ASSERT_OK(db->Exec("INSERT INTO d_mine (id) VALUES ($1)", {int64_t{1} << 40}).status());
+  EXPECT_THAT(db->Exec("INSERT INTO d_mine (id) VALUES ($1)", {int64_t{1} << 40}),
+              StatusIs(StatusCode::kAlreadyExists, ::testing::_));  // ROWID_KEY is a 64-bit primary key on both
+  ASSERT_OK(Migrate(*db, "dialects", ms));              // and the second run is a no-op
+}
+
 TEST_P(StoreTest, FailedMigrationLeavesNoTrace) {
   VHSM_STORE_TEST_DB(GetParam());
   ASSERT_OK_AND_ASSIGN(auto db, test_db->Open());
@@ -335,6 +353,68 @@ TEST_P(StoreTest, HashChainAppendsAndVerifies) {
   EXPECT_THAT(log.Append("[1,2]"), StatusIs(StatusCode::kInvalidArgument, HasSubstr("object")));
   EXPECT_THAT(log.Append("{\"a\":\"" + std::string(70000, 'x') + "\"}"),
               StatusIs(StatusCode::kInvalidArgument, HasSubstr("limit")));
+}
+
+// A log written by a binary that only knew schema v1 (seq BIGINT PRIMARY KEY) is migrated by
+// Open(): entries stay byte for byte, the chain still verifies against the head taken before, and
+// appends go on from there. Attach() reads either version and never migrates.
+TEST_P(StoreTest, HashChainV1LogIsMigratedWithoutBreakingTheChain) {
+  VHSM_STORE_TEST_DB(GetParam());
+  ASSERT_OK_AND_ASSIGN(auto db, test_db->Open());
+  FixedClock clock(1'800'000'000);
+  EXPECT_THAT(HashChainLog::Attach(*db, "audit", clock), StatusIs(StatusCode::kFailedPrecondition, HasSubstr("no such log")));
+  // Schema v1 exactly as released (the checksum must match what older binaries recorded).
+  ASSERT_OK(Migrate(*db, "hash_chain/audit",
+                    {{1, "create audit",
+                      "CREATE TABLE audit (seq BIGINT PRIMARY KEY, time BIGINT NOT NULL, record TEXT NOT NULL,"
+                      " prev_hash {{BLOB}} NOT NULL, hash {{BLOB}} NOT NULL)"}}));
+  ASSERT_OK_AND_ASSIGN(HashChainLog old, HashChainLog::Attach(*db, "audit", clock));
+  for (int i = 1; i <= 4; ++i) {
+    clock.Advance(1);
+    ASSERT_OK(old.Append(R"({"n":)" + std::to_string(i) + "}").status());
+  }
+  ASSERT_OK_AND_ASSIGN(ChainHead head, old.Head());
+  ASSERT_OK_AND_ASSIGN(std::vector<ChainEntry> before, old.List(0, 10));
+  ASSERT_OK_AND_ASSIGN(int64_t v, SchemaVersion(*db, "hash_chain/audit"));
+  EXPECT_EQ(v, 1);  // Attach() did not migrate
+
+  ASSERT_OK_AND_ASSIGN(HashChainLog log, HashChainLog::Open(*db, "audit", clock));
+  ASSERT_OK_AND_ASSIGN(v, SchemaVersion(*db, "hash_chain/audit"));
+  EXPECT_EQ(v, 2);
+  ASSERT_OK_AND_ASSIGN(std::vector<ChainEntry> after, log.List(0, 10));
+  ASSERT_EQ(after.size(), before.size());
+  for (size_t i = 0; i < after.size(); ++i) {
+    EXPECT_EQ(after[i].seq, before[i].seq);
+    EXPECT_EQ(after[i].time, before[i].time);
+    EXPECT_EQ(after[i].record, before[i].record);
+    EXPECT_EQ(after[i].prev_hash, before[i].prev_hash);
+    EXPECT_EQ(after[i].hash, before[i].hash);
+  }
+  ASSERT_OK_AND_ASSIGN(ChainVerification ok, log.Verify(head));
+  EXPECT_TRUE(ok.intact()) << ok.problem;
+  if (db->dialect() == Dialect::kSqlite) {
+    // seq is now the rowid: one B-tree, no separate unique index to write on every append.
+    ASSERT_OK_AND_ASSIGN(Row sql, db->QueryOne("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'audit'"));
+    EXPECT_THAT(sql.Text(0).value_or(""), HasSubstr("seq INTEGER PRIMARY KEY"));
+    ASSERT_OK_AND_ASSIGN(Row idx, db->QueryOne("SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'audit'"));
+    EXPECT_EQ(idx.Int(0).value_or(-1), 0);
+    EXPECT_FALSE(db->Query("SELECT * FROM audit__v2").ok());
+  }
+  clock.Advance(1);
+  ASSERT_OK_AND_ASSIGN(ChainEntry fifth, log.Append(R"({"n":5})"));
+  EXPECT_EQ(fifth.seq, 5);
+  EXPECT_EQ(fifth.prev_hash, head.hash);
+  ASSERT_OK(log.Append(R"({"n":6})").status());
+  ASSERT_OK_AND_ASSIGN(ChainVerification v6, log.Verify(head));
+  EXPECT_TRUE(v6.intact()) << v6.problem;
+  EXPECT_EQ(v6.entries, 6);
+  // A duplicate seq is still refused by the key (a second writer racing on the same tail).
+  EXPECT_THAT(db->Exec("INSERT INTO audit (seq, time, record, prev_hash, hash) VALUES (6, 0, '{}', $1, $1)",
+                       {Bytes(32, 0)}),
+              StatusIs(StatusCode::kAlreadyExists, ::testing::_));
+  ASSERT_OK_AND_ASSIGN(HashChainLog reader, HashChainLog::Attach(*db, "audit", clock));
+  ASSERT_OK_AND_ASSIGN(ChainHead h6, reader.Head());
+  EXPECT_EQ(h6.seq, 6);
 }
 
 // Builds a 6-entry chain for a tamper test.

@@ -39,7 +39,7 @@ Result<OpenedLog> OpenAuditLog(const std::string& url, const Clock& clock) {
   if (version == 0) {
     return FailedPreconditionError("--store " + out.db->description() + ": no vhsm-provisiond schema (not its store?)");
   }
-  VHSM_ASSIGN_OR_RETURN(store::HashChainLog log, store::HashChainLog::Open(*out.db, std::string(kAuditTable), clock));
+  VHSM_ASSIGN_OR_RETURN(store::HashChainLog log, store::HashChainLog::Attach(*out.db, std::string(kAuditTable), clock));
   out.log.emplace(std::move(log));
   return out;
 }
