@@ -126,7 +126,10 @@ Status Build(World& w, Backend backend) {
   VHSM_RETURN_IF_ERROR(set.Add(jose::Jwk::FromPublicKey(ik.Public(), {"bench-kid", "ES256", "sig"})));
   w.jwks = provisioning::JwksSource::Fixed(std::move(set), w.clock);
   w.verifier = std::make_unique<provisioning::TokenVerifier>(provisioning::TokenVerifierOptions{}, *w.jwks, w.clock);
-  VHSM_ASSIGN_OR_RETURN(w.service, provisioning::ProvisioningService::Create({}, *w.store, *w.verifier));
+  provisioning::ServiceOptions svc;
+  // VHSM_BENCH_AUDIT_WAIT_US: the audit writer's batch wait (default: the service's).
+  if (const char* us = std::getenv("VHSM_BENCH_AUDIT_WAIT_US")) svc.audit_batch_wait = std::chrono::microseconds(std::atoi(us));
+  VHSM_ASSIGN_OR_RETURN(w.service, provisioning::ProvisioningService::Create(std::move(svc), *w.store, *w.verifier));
   http::ServerOptions so;
   so.dev = true;
   so.announce = false;

@@ -108,6 +108,15 @@ Result<CanonicalRecord> MakeCanonicalRecord(std::string_view json) {
   return CanonicalRecord(std::move(text));
 }
 
+Result<CanonicalRecord> CanonicalRecordFromObject(const nlohmann::json& record) {
+  if (!record.is_object()) return InvalidArgumentError("log record: want a JSON object");
+  std::string text = record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (text.size() > kMaxRecordBytes) {
+    return InvalidArgumentError("log record: got " + std::to_string(text.size()) + " bytes, limit 65536");
+  }
+  return CanonicalRecord(std::move(text));
+}
+
 Result<ChainEntry> HashChainLog::Append(std::string_view record_json) {
   VHSM_ASSIGN_OR_RETURN(CanonicalRecord record, MakeCanonicalRecord(record_json));
   std::vector<CanonicalRecord> one;

@@ -17,6 +17,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "base/bytes.h"
 #include "base/clock.h"
 #include "base/status.h"
@@ -60,11 +62,16 @@ class CanonicalRecord {
 
  private:
   friend Result<CanonicalRecord> MakeCanonicalRecord(std::string_view json);
+  friend Result<CanonicalRecord> CanonicalRecordFromObject(const nlohmann::json& record);
   explicit CanonicalRecord(std::string text) : text_(std::move(text)) {}
   std::string text_;
 };
 // Errors as CanonicalJsonRecord().
 Result<CanonicalRecord> MakeCanonicalRecord(std::string_view json);
+// From a document already parsed or built in code: its compact dump is canonical as it is (object
+// keys are kept sorted), so nothing is parsed again. Same errors; invalid UTF-8 in a string
+// becomes U+FFFD.
+Result<CanonicalRecord> CanonicalRecordFromObject(const nlohmann::json& record);
 
 class HashChainLog {
  public:

@@ -2,6 +2,8 @@
 // migrations, one-use tokens, hash chain, and several handles on one database (replicas).
 #include "store_suite.h"
 
+#include <nlohmann/json.hpp>
+
 #include <atomic>
 #include <thread>
 
@@ -349,6 +351,15 @@ TEST_P(StoreTest, HashChainAppendsAndVerifies) {
   ASSERT_OK_AND_ASSIGN(auto page, log.List(3, 10));
   ASSERT_EQ(page.size(), 2u);
   EXPECT_EQ(page[0].seq, 4);
+  // A document built in code canonicalizes to the same text as its serialized form.
+  const nlohmann::json doc = {{"z", {{"b", 2}, {"a", "gr\u00fc\u00df"}}}, {"a", nlohmann::json::array({3, "x"})}, {"m", -1}};
+  ASSERT_OK_AND_ASSIGN(CanonicalRecord from_doc, CanonicalRecordFromObject(doc));
+  ASSERT_OK_AND_ASSIGN(std::string from_text, CanonicalJsonRecord(doc.dump(2)));
+  EXPECT_EQ(from_doc.text(), from_text);
+  EXPECT_EQ(from_doc.text(), R"({"a":[3,"x"],"m":-1,"z":{"a":"grüß","b":2}})");
+  EXPECT_THAT(CanonicalRecordFromObject(nlohmann::json::array({1})), StatusIs(StatusCode::kInvalidArgument, HasSubstr("object")));
+  EXPECT_THAT(CanonicalRecordFromObject(nlohmann::json{{"a", std::string(70000, 'x')}}),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("limit")));
   EXPECT_THAT(log.Append("not json"), StatusIs(StatusCode::kInvalidArgument, HasSubstr("JSON")));
   EXPECT_THAT(log.Append("[1,2]"), StatusIs(StatusCode::kInvalidArgument, HasSubstr("object")));
   EXPECT_THAT(log.Append("{\"a\":\"" + std::string(70000, 'x') + "\"}"),

@@ -5,6 +5,8 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 namespace vhsm::provisioning {
 
 struct AuditWriter::Slot {
@@ -53,16 +55,21 @@ AuditWriter::~AuditWriter() {
   thread_.join();
 }
 
-Result<AuditWriter::Ticket> AuditWriter::Submit(std::string_view record_json) { return Enqueue(record_json, nullptr); }
-
-Result<AuditWriter::Ticket> AuditWriter::Submit(std::string_view record_json, Intent& intent) {
-  return Enqueue(record_json, &intent);
+// Canonicalization (a JSON parse and dump, or a dump) runs on the caller's thread, so the
+// writer's critical path is only SQL and hashing.
+Result<AuditWriter::Ticket> AuditWriter::Submit(std::string_view record_json) {
+  return Enqueue(store::MakeCanonicalRecord(record_json), nullptr);
 }
 
-Result<AuditWriter::Ticket> AuditWriter::Enqueue(std::string_view record_json, Intent* intent) {
-  // Canonicalization (a JSON parse and dump) runs here, on the caller's thread, so the writer's
-  // critical path is only SQL and hashing.
-  Result<store::CanonicalRecord> record = store::MakeCanonicalRecord(record_json);
+Result<AuditWriter::Ticket> AuditWriter::Submit(std::string_view record_json, Intent& intent) {
+  return Enqueue(store::MakeCanonicalRecord(record_json), &intent);
+}
+
+Result<AuditWriter::Ticket> AuditWriter::SubmitObject(const nlohmann::json& record, Intent& intent) {
+  return Enqueue(store::CanonicalRecordFromObject(record), &intent);
+}
+
+Result<AuditWriter::Ticket> AuditWriter::Enqueue(Result<store::CanonicalRecord> record, Intent* intent) {
   Ticket ticket = record.ok() ? std::make_shared<Slot>(std::move(*record)) : nullptr;
   bool stopped = false;
   {
@@ -91,6 +98,11 @@ Result<store::ChainEntry> AuditWriter::Wait(const Ticket& ticket) {
 
 Result<store::ChainEntry> AuditWriter::Append(std::string_view record_json) {
   VHSM_ASSIGN_OR_RETURN(Ticket ticket, Submit(record_json));
+  return Wait(ticket);
+}
+
+Result<store::ChainEntry> AuditWriter::AppendObject(const nlohmann::json& record) {
+  VHSM_ASSIGN_OR_RETURN(Ticket ticket, Enqueue(store::CanonicalRecordFromObject(record), nullptr));
   return Wait(ticket);
 }
 

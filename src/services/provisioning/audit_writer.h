@@ -32,6 +32,8 @@
 #include <thread>
 #include <utility>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "base/status.h"
 #include "store/hash_chain.h"
 
@@ -83,6 +85,8 @@ class AuditWriter {
   Result<Ticket> Submit(std::string_view record_json);
   // The same, fulfilling `intent` (which no longer counts afterwards, whatever the outcome).
   Result<Ticket> Submit(std::string_view record_json, Intent& intent);
+  // From a document built in code: canonical as dumped, not parsed again (the release path).
+  Result<Ticket> SubmitObject(const nlohmann::json& record, Intent& intent);
   // Says that a record will be submitted soon; see the header comment.
   Intent Announce();
   // Blocks until the transaction holding the ticket's record committed; the stored entry, or the
@@ -90,6 +94,7 @@ class AuditWriter {
   Result<store::ChainEntry> Wait(const Ticket& ticket);
   // Submit() and Wait().
   Result<store::ChainEntry> Append(std::string_view record_json);
+  Result<store::ChainEntry> AppendObject(const nlohmann::json& record);
 
   AuditWriterStats stats() const;
   // Records queued and not yet taken by the writer.
@@ -99,7 +104,7 @@ class AuditWriter {
 
  private:
   // Queues the record and, in the same step, stops `intent` (if any) from counting.
-  Result<Ticket> Enqueue(std::string_view record_json, Intent* intent);
+  Result<Ticket> Enqueue(Result<store::CanonicalRecord> record, Intent* intent);
   void Run();  // the writer thread
   // Commits `batch` (without mu_ held) and publishes the outcome.
   void WriteBatch(std::deque<Ticket>& batch);

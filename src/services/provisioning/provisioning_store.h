@@ -113,6 +113,13 @@ class ProvisioningStore {
   Status DeletePolicy(const std::string& key);
   // The most specific policy covering `path`, or nullopt (default deny).
   Result<std::optional<ApplicablePolicy>> FindPolicy(const ResourcePath& path);
+  // LookupResource() and FindPolicy() in one statement (one snapshot, one round trip): what a
+  // release needs before its decision. kNotFound when the resource is absent.
+  struct ReleaseLookup {
+    SealedResource resource;
+    std::optional<ApplicablePolicy> policy;
+  };
+  Result<ReleaseLookup> LookupForRelease(const ResourcePath& path);
 
   store::HashChainLog& audit() { return audit_; }
   store::Database& db() { return db_; }

@@ -107,7 +107,7 @@ Result<http::Response> ProvisioningService::Deny(const AttestedToken& t, const s
   rec["rule"] = rule;
   rec["detail"] = detail.substr(0, 1024);
   // The denial is recorded before it is answered; a store failure answers 503 instead.
-  VHSM_ASSIGN_OR_RETURN(AuditWriter::Ticket ticket, audit_writer_->Submit(jose::DumpJson(rec), intent));
+  VHSM_ASSIGN_OR_RETURN(AuditWriter::Ticket ticket, audit_writer_->SubmitObject(rec, intent));
   VHSM_RETURN_IF_ERROR(audit_writer_->Wait(ticket).status());
   if (denials_) denials_->Inc({resource, rule});
   Status s = PermissionDeniedError("release of " + resource + " denied by " + rule + ": " + detail);
@@ -131,15 +131,17 @@ Result<http::Response> ProvisioningService::Release(const http::Request& req) {
   const AttestedToken* token = verified->get();
   VHSM_ASSIGN_OR_RETURN(ResourcePath rp, ParseResourcePath(req.path_param(1)));
   const std::string resource = rp.ToString();
-  // The row is looked up (404) but stays sealed until the policy has allowed the release.
-  VHSM_ASSIGN_OR_RETURN(SealedResource sealed, store_.LookupResource(rp));
+  // The row is looked up (404) with the policy that covers it, but stays sealed until the policy
+  // has allowed the release.
+  VHSM_ASSIGN_OR_RETURN(ProvisioningStore::ReleaseLookup found, store_.LookupForRelease(rp));
+  const SealedResource& sealed = found.resource;
 
   if (token->ear_status != "affirming") {
     return Deny(*token, resource, "ear.status",
                 "submods.cpu0[\"ear.status\"] is \"" + token->ear_status.substr(0, 64) + "\", want \"affirming\"",
                 intent);
   }
-  VHSM_ASSIGN_OR_RETURN(std::optional<ApplicablePolicy> policy, store_.FindPolicy(rp));
+  const std::optional<ApplicablePolicy>& policy = found.policy;
   if (!policy) return Deny(*token, resource, "default-deny", "no release policy covers " + resource, intent);
   PolicyDecision d = policy->policy->Evaluate(token->claims);
   if (!d.allowed) return Deny(*token, resource, "policy:" + policy->key + "#" + d.rule, d.detail, intent);
@@ -152,7 +154,7 @@ Result<http::Response> ProvisioningService::Release(const http::Request& req) {
   // The record goes to the audit writer before the JWE is made, so its commit (an fsync with
   // SQLite's synchronous=FULL) runs while this thread opens the resource and encrypts; the JWE
   // leaves only once the record is committed, and a failed commit answers 503 instead.
-  VHSM_ASSIGN_OR_RETURN(AuditWriter::Ticket ticket, audit_writer_->Submit(jose::DumpJson(rec), intent));
+  VHSM_ASSIGN_OR_RETURN(AuditWriter::Ticket ticket, audit_writer_->SubmitObject(rec, intent));
   Result<std::string> jwe = [&]() -> Result<std::string> {
     VHSM_ASSIGN_OR_RETURN(SecretBytes value, store_.OpenResource(sealed));
     jose::JweEncryptOptions eo;
@@ -170,7 +172,7 @@ Result<http::Response> ProvisioningService::Release(const http::Request& req) {
       aborted["decision"] = "none";
       aborted["after_seq"] = committed->seq;
       aborted["error"] = std::string(StatusCodeName(jwe.status().code()));
-      (void)audit_writer_->Append(jose::DumpJson(aborted));
+      (void)audit_writer_->AppendObject(aborted);
     }
     return jwe.status();
   }
@@ -204,7 +206,7 @@ Result<http::Response> ProvisioningService::PutResource(const http::Request& req
   VHSM_ASSIGN_OR_RETURN(ResourceInfo info, store_.PutResource(rp, AsBytes(body)));
   json rec{{"event", "admin.put_resource"}, {"actor", actor}, {"resource", info.path}, {"version", info.version},
            {"size_bytes", info.size_bytes}};
-  VHSM_RETURN_IF_ERROR(audit_writer_->Append(jose::DumpJson(rec)).status());
+  VHSM_RETURN_IF_ERROR(audit_writer_->AppendObject(rec).status());
   return http::Response::Json(jose::DumpJson(info.ToJson()), info.version == 1 ? 201 : 200);
 }
 
@@ -213,7 +215,7 @@ Result<http::Response> ProvisioningService::DeleteResource(const http::Request& 
   VHSM_ASSIGN_OR_RETURN(ResourcePath rp, ParseResourcePath(req.path_param(1)));
   VHSM_RETURN_IF_ERROR(store_.DeleteResource(rp));
   json rec{{"event", "admin.delete_resource"}, {"actor", actor}, {"resource", rp.ToString()}};
-  VHSM_RETURN_IF_ERROR(audit_writer_->Append(jose::DumpJson(rec)).status());
+  VHSM_RETURN_IF_ERROR(audit_writer_->AppendObject(rec).status());
   return http::Response::NoContent();
 }
 
@@ -223,7 +225,7 @@ Result<http::Response> ProvisioningService::PutPolicy(const http::Request& req) 
   VHSM_ASSIGN_OR_RETURN(ReleasePolicy policy, ReleasePolicy::Parse(req.body()));
   VHSM_RETURN_IF_ERROR(store_.PutPolicy(key, policy));
   json rec{{"event", "admin.put_policy"}, {"actor", actor}, {"policy_path", key}, {"policy", policy.canonical_text()}};
-  VHSM_RETURN_IF_ERROR(audit_writer_->Append(jose::DumpJson(rec)).status());
+  VHSM_RETURN_IF_ERROR(audit_writer_->AppendObject(rec).status());
   return http::Response::Json(jose::DumpJson(json{{"path", key}, {"policy", json::parse(policy.canonical_text(), nullptr, false)}}));
 }
 
@@ -239,7 +241,7 @@ Result<http::Response> ProvisioningService::DeletePolicy(const http::Request& re
   VHSM_ASSIGN_OR_RETURN(std::string key, ParsePolicyTarget(req.path_param(1)));
   VHSM_RETURN_IF_ERROR(store_.DeletePolicy(key));
   json rec{{"event", "admin.delete_policy"}, {"actor", actor}, {"policy_path", key}};
-  VHSM_RETURN_IF_ERROR(audit_writer_->Append(jose::DumpJson(rec)).status());
+  VHSM_RETURN_IF_ERROR(audit_writer_->AppendObject(rec).status());
   return http::Response::NoContent();
 }
 

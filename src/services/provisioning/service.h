@@ -22,6 +22,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -46,6 +47,9 @@ struct ServiceOptions {
   std::optional<crypto::PublicKey> admin_key;
   size_t max_resource_bytes = kDefaultMaxResourceBytes;  // uploads above: 413
   Logger* log = nullptr;                                 // operational messages; may be null
+  // How long the audit writer holds a commit for records of requests already in progress (see
+  // AuditWriter); 0 commits at once.
+  std::chrono::microseconds audit_batch_wait = AuditWriter::kDefaultBatchWait;
 };
 
 class ProvisioningService {
@@ -67,7 +71,7 @@ class ProvisioningService {
         clock_(clock),
         store_(store),
         verifier_(verifier),
-        audit_writer_(std::make_unique<AuditWriter>(store.audit())) {}
+        audit_writer_(std::make_unique<AuditWriter>(store.audit(), 256, options_.audit_batch_wait)) {}
 
   Result<http::Response> Release(const http::Request& req);
   Result<http::Response> PutResource(const http::Request& req);

@@ -248,6 +248,10 @@ TEST_F(ProvisiondTest, PolicyDenialNamesTheRuleAndMostSpecificPolicyWins) {
   // A type-level policy beats the repo one.
   PutPolicy(*inst, "repo/key", R"({"claim":"/submods/cpu0/ear.veraison.annotated-evidence/vmpl","equals":1})");
   EXPECT_EQ(Get(*inst, kRes + "repo/key/a", token).status, 403);
+  // With all three levels present, the resource's own policy still decides.
+  r = Get(*inst, kRes + "repo/key/b", token);
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(json::parse(r.body, nullptr, false).value("rule", ""), "policy:repo/key/b#allOf[1]");
   EXPECT_EQ(Admin(*inst, "DELETE", "/kbs/v0/resource-policy/repo/key").status, 204);
   EXPECT_EQ(Get(*inst, kRes + "repo/key/a", token).status, 200);
 }
