@@ -1,4 +1,5 @@
 #include "jose/jcs.h"
+#include "jose/json_util.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -96,6 +97,29 @@ TEST(JcsTest, RejectsDuplicatesInvalidUtf8AndBinary) {
   EXPECT_THAT(Canonicalize(json("\xff")), StatusIs(StatusCode::kInvalidArgument, HasSubstr("UTF-8")));
   EXPECT_THAT(Canonicalize(json::binary({1, 2})), StatusIs(StatusCode::kInvalidArgument, HasSubstr("binary")));
   EXPECT_THAT(CanonicalizeText("{"), StatusIs(StatusCode::kInvalidArgument, HasSubstr("not valid JSON")));
+}
+
+// The strict parser finds a repeated member name at any depth (it counts names read against the
+// finished object's size) and names the first one; distinct names in sibling objects are fine.
+TEST(StrictJsonTest, DuplicateMembersAtAnyDepthAreRefusedByName) {
+  const std::pair<std::string, std::string> cases[] = {
+      {R"({"a":{"x":1,"y":[{"k":1,"k":1}]}})", "k"},
+      {R"({"a":{"x":1,"x":{"z":1}}})", "x"},
+      {R"({"a":{},"b":1,"a":{}})", "a"},
+      {R"([{"":1,"":2}])", ""},
+      {R"({"e":[{"x":1},{"x":1}],"e":0})", "e"},
+  };
+  for (const auto& [text, name] : cases) {
+    EXPECT_THAT(ParseJsonStrict(text, "doc", JsonLimits{}),
+                StatusIs(StatusCode::kInvalidArgument, HasSubstr("doc: duplicate member \"" + name + "\"")))
+        << text;
+  }
+  ASSERT_OK_AND_ASSIGN(json ok, ParseJsonStrict(R"({"a":{"x":1},"b":{"x":1},"c":[{"x":1},{"x":2}]})", "doc", JsonLimits{}));
+  EXPECT_EQ(ok["c"][1]["x"], 2);
+  JsonLimits shallow;
+  shallow.max_depth = 2;
+  EXPECT_THAT(ParseJsonStrict(R"({"a":{"b":{"c":1}}})", "doc", shallow),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("nesting deeper than 2")));
 }
 
 }  // namespace
