@@ -38,6 +38,20 @@ Result<ChainEntry> ToEntry(const Row& row) {
   return e;
 }
 
+Status RecordTooLarge(size_t size) {
+  return InvalidArgumentError("log record: got " + std::to_string(size) + " bytes, limit 65536");
+}
+
+// The canonical text of a record document: nlohmann objects are std::map, so dump() emits keys
+// sorted, compact. `replace` turns invalid UTF-8 (only possible in a document built in code; the
+// parser rejects it) into U+FFFD instead of throwing.
+Result<std::string> CanonicalDump(const nlohmann::json& doc) {
+  if (!doc.is_object()) return InvalidArgumentError("log record: want a JSON object");
+  std::string text = doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (text.size() > kMaxRecordBytes) return RecordTooLarge(text.size());
+  return text;
+}
+
 }  // namespace
 
 Bytes ChainEntryHash(ByteSpan prev_hash, int64_t seq, int64_t time, std::string_view record) {
@@ -50,15 +64,10 @@ Bytes ChainEntryHash(ByteSpan prev_hash, int64_t seq, int64_t time, std::string_
 }
 
 Result<std::string> CanonicalJsonRecord(std::string_view json) {
-  if (json.size() > kMaxRecordBytes) {
-    return InvalidArgumentError("log record: got " + std::to_string(json.size()) + " bytes, limit 65536");
-  }
+  if (json.size() > kMaxRecordBytes) return RecordTooLarge(json.size());
   nlohmann::json doc = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) return InvalidArgumentError("log record: not valid JSON");
-  if (!doc.is_object()) return InvalidArgumentError("log record: want a JSON object");
-  // nlohmann objects are std::map: dump() emits keys sorted, compact. The parser already
-  // rejected invalid UTF-8; `replace` keeps dump() from throwing regardless.
-  return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return CanonicalDump(doc);
 }
 
 namespace {
@@ -109,11 +118,7 @@ Result<CanonicalRecord> MakeCanonicalRecord(std::string_view json) {
 }
 
 Result<CanonicalRecord> CanonicalRecordFromObject(const nlohmann::json& record) {
-  if (!record.is_object()) return InvalidArgumentError("log record: want a JSON object");
-  std::string text = record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  if (text.size() > kMaxRecordBytes) {
-    return InvalidArgumentError("log record: got " + std::to_string(text.size()) + " bytes, limit 65536");
-  }
+  VHSM_ASSIGN_OR_RETURN(std::string text, CanonicalDump(record));
   return CanonicalRecord(std::move(text));
 }
 

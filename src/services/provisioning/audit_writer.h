@@ -73,8 +73,9 @@ class AuditWriter {
   };
 
   static constexpr std::chrono::microseconds kDefaultBatchWait{100};
+  static constexpr size_t kDefaultMaxBatch = 256;
 
-  explicit AuditWriter(store::HashChainLog& log, size_t max_batch = 256,
+  explicit AuditWriter(store::HashChainLog& log, size_t max_batch = kDefaultMaxBatch,
                        std::chrono::microseconds batch_wait = kDefaultBatchWait);
   ~AuditWriter();
   AuditWriter(const AuditWriter&) = delete;

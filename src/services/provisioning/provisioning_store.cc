@@ -34,6 +34,16 @@ Result<ResourceInfo> InfoFromRow(const store::Row& row) {
   return i;
 }
 
+// The columns of a resource row as LookupResource()/LookupForRelease() read it, and its decoding.
+#define VHSM_SEALED_RESOURCE_COLUMNS "path, version, size_bytes, created_at, updated_at, kek_id, value"
+
+Result<SealedResource> SealedFromRow(const store::Row& row) {
+  SealedResource r;
+  VHSM_ASSIGN_OR_RETURN(r.info, InfoFromRow(row));
+  VHSM_ASSIGN_OR_RETURN(r.sealed, row.Blob("value"));
+  return r;
+}
+
 }  // namespace
 
 const std::vector<store::Migration>& ProvisioningMigrations() {
@@ -181,14 +191,9 @@ Result<SecretBytes> ProvisioningStore::GetResource(const ResourcePath& rp, Resou
 Result<SealedResource> ProvisioningStore::LookupResource(const ResourcePath& rp) {
   const std::string path = rp.ToString();
   VHSM_ASSIGN_OR_RETURN(store::Rows rows,
-                        db_.Query("SELECT path, version, size_bytes, created_at, updated_at, kek_id, value"
-                                  " FROM prov_resources WHERE path = $1",
-                                  {path}));
+                        db_.Query("SELECT " VHSM_SEALED_RESOURCE_COLUMNS " FROM prov_resources WHERE path = $1", {path}));
   if (rows.empty()) return NotFoundError("resource " + path + ": not found");
-  SealedResource r;
-  VHSM_ASSIGN_OR_RETURN(r.info, InfoFromRow(rows[0]));
-  VHSM_ASSIGN_OR_RETURN(r.sealed, rows[0].Blob("value"));
-  return r;
+  return SealedFromRow(rows[0]);
 }
 
 Result<SecretBytes> ProvisioningStore::OpenResource(const SealedResource& r) {
@@ -257,23 +262,6 @@ Result<std::shared_ptr<const ReleasePolicy>> ProvisioningStore::ParsedPolicy(con
   return parsed;
 }
 
-Result<std::optional<ApplicablePolicy>> ProvisioningStore::FindPolicy(const ResourcePath& rp) {
-  const std::vector<std::string> keys = rp.PolicyKeys();
-  VHSM_ASSIGN_OR_RETURN(store::Rows rows, db_.Query("SELECT path, policy FROM prov_policies WHERE path IN ($1, $2, $3)",
-                                                    {keys[0], keys[1], keys[2]}));
-  // Most specific wins: the first of `keys` (full path, then repo/type/, then repo/) present.
-  for (const std::string& k : keys) {
-    for (const store::Row& r : rows) {
-      VHSM_ASSIGN_OR_RETURN(std::string path, r.Text(0));
-      if (path != k) continue;
-      VHSM_ASSIGN_OR_RETURN(std::string text, r.Text(1));
-      VHSM_ASSIGN_OR_RETURN(std::shared_ptr<const ReleasePolicy> p, ParsedPolicy(k, text));
-      return std::optional<ApplicablePolicy>(ApplicablePolicy{k, std::move(p)});
-    }
-  }
-  return std::optional<ApplicablePolicy>();
-}
-
 Result<ProvisioningStore::ReleaseLookup> ProvisioningStore::LookupForRelease(const ResourcePath& rp) {
   const std::string path = rp.ToString();
   const std::vector<std::string> keys = rp.PolicyKeys();
@@ -281,7 +269,7 @@ Result<ProvisioningStore::ReleaseLookup> ProvisioningStore::LookupForRelease(con
   // on the most specific of the IN (...) rows measured slower than the two separate queries).
   VHSM_ASSIGN_OR_RETURN(
       store::Rows rows,
-      db_.Query("SELECT path, version, size_bytes, created_at, updated_at, kek_id, value,"
+      db_.Query("SELECT " VHSM_SEALED_RESOURCE_COLUMNS ","
                 " (SELECT policy FROM prov_policies WHERE path = $2) AS policy0,"
                 " (SELECT policy FROM prov_policies WHERE path = $3) AS policy1,"
                 " (SELECT policy FROM prov_policies WHERE path = $4) AS policy2"
@@ -290,9 +278,8 @@ Result<ProvisioningStore::ReleaseLookup> ProvisioningStore::LookupForRelease(con
   if (rows.empty()) return NotFoundError("resource " + path + ": not found");
   const store::Row& row = rows[0];
   ReleaseLookup out;
-  VHSM_ASSIGN_OR_RETURN(out.resource.info, InfoFromRow(row));
-  VHSM_ASSIGN_OR_RETURN(out.resource.sealed, row.Blob("value"));
-  // Most specific first, as FindPolicy().
+  VHSM_ASSIGN_OR_RETURN(out.resource, SealedFromRow(row));
+  // Most specific wins: the first of `keys` (full path, then repo/type/, then repo/) present.
   for (size_t i = 0; i < keys.size(); ++i) {
     if (row.IsNull(7 + i)) continue;
     VHSM_ASSIGN_OR_RETURN(std::string text, row.Text(7 + i));
@@ -302,5 +289,7 @@ Result<ProvisioningStore::ReleaseLookup> ProvisioningStore::LookupForRelease(con
   }
   return out;
 }
+
+#undef VHSM_SEALED_RESOURCE_COLUMNS
 
 }  // namespace vhsm::provisioning

@@ -111,10 +111,9 @@ class ProvisioningStore {
   // The canonical policy text. kNotFound when absent.
   Result<std::string> GetPolicy(const std::string& key);
   Status DeletePolicy(const std::string& key);
-  // The most specific policy covering `path`, or nullopt (default deny).
-  Result<std::optional<ApplicablePolicy>> FindPolicy(const ResourcePath& path);
-  // LookupResource() and FindPolicy() in one statement (one snapshot, one round trip): what a
-  // release needs before its decision. kNotFound when the resource is absent.
+  // What a release needs before its decision, in one statement (one snapshot, one round trip):
+  // the row as LookupResource() reads it and the most specific policy covering `path` (nullopt:
+  // default deny). kNotFound when the resource is absent.
   struct ReleaseLookup {
     SealedResource resource;
     std::optional<ApplicablePolicy> policy;

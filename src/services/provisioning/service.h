@@ -71,7 +71,7 @@ class ProvisioningService {
         clock_(clock),
         store_(store),
         verifier_(verifier),
-        audit_writer_(std::make_unique<AuditWriter>(store.audit(), 256, options_.audit_batch_wait)) {}
+        audit_writer_(std::make_unique<AuditWriter>(store.audit(), AuditWriter::kDefaultMaxBatch, options_.audit_batch_wait)) {}
 
   Result<http::Response> Release(const http::Request& req);
   Result<http::Response> PutResource(const http::Request& req);
