@@ -3,6 +3,7 @@
 // service on the HTTP server and serves until SIGINT/SIGTERM.
 #include <CLI/CLI.hpp>
 
+#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -99,6 +100,8 @@ int Run(int argc, char** argv) {
   so.clock = &clock;
   so.max_resource_bytes = static_cast<size_t>(c.max_resource_bytes);
   so.log = &log;
+  so.audit_batch_wait = std::chrono::microseconds(c.audit_batch_wait_us);
+  so.audit_wait_spin = std::chrono::microseconds(c.audit_wait_spin_us);
   if (!c.admin_key.empty()) {
     Result<std::string> pem = ReadFileText(c.admin_key, 64 * 1024);
     if (!pem.ok()) return Fail(pem.status().Annotate("--admin-key"));

@@ -109,15 +109,6 @@ Result<Frame> FrameReader::Read() {
   return f;
 }
 
-int AllowedCpus() {
-  static const int cpus = [] {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    return ::sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 2;
-  }();
-  return cpus;
-}
-
 bool SpinUntilReadable(int fd, unsigned spin_us) {
   if (spin_us == 0 || !SpinningHelps()) return false;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(spin_us);

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "base/bytes.h"
+#include "base/cpu.h"
 #include "base/status.h"
 #include "ipc/protocol.h"
 
@@ -31,8 +32,8 @@ inline constexpr unsigned kDefaultSpinUs = 50;
 // halted vCPU. Measured at 1 thread: RSA-2048 sign 934 -> 1,091/s (raw OpenSSL 1,136/s).
 inline constexpr unsigned kDefaultClientSpinUs = 2000;
 bool SpinUntilReadable(int fd, unsigned spin_us);
-// CPUs this process may run on (its affinity mask, read once; 2 when it cannot be read).
-int AllowedCpus();
+// CPUs this process may run on (base/cpu.h).
+using ::vhsm::AllowedCpus;
 // False when this process may run on one CPU only: the peer then cannot run while we poll, so
 // every spin budget is treated as 0.
 inline bool SpinningHelps() { return AllowedCpus() > 1; }

@@ -1,25 +1,45 @@
 // audit_writer.cc
 #include "services/provisioning/audit_writer.h"
 
+#include <sched.h>
+
 #include <chrono>
 #include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "base/cpu.h"
+
 namespace vhsm::provisioning {
 
 struct AuditWriter::Slot {
   explicit Slot(store::CanonicalRecord r) : record(std::move(r)) {}
+  ~Slot() { StopWorking(); }
+  Slot(const Slot&) = delete;
+  Slot& operator=(const Slot&) = delete;
+  // The caller's request counts as working from its Intent until it waits (or drops the ticket).
+  void StopWorking() {
+    if (std::atomic<int>* w = std::exchange(working, nullptr)) w->fetch_sub(1, std::memory_order_relaxed);
+  }
   store::CanonicalRecord record;
   bool done = false;  // guarded by the writer's mu_
+  std::atomic<bool> published{false};  // `done`, for callers polling without mu_
+  std::atomic<int>* working = nullptr;  // the writer's working_ while this counts in it
   Result<store::ChainEntry> result = InternalError("audit: record not written");
 };
 
-AuditWriter::AuditWriter(store::HashChainLog& log, size_t max_batch, std::chrono::microseconds batch_wait)
+namespace {
+std::chrono::microseconds NonNegative(std::chrono::microseconds d) {
+  return d.count() < 0 ? std::chrono::microseconds(0) : d;
+}
+}  // namespace
+
+AuditWriter::AuditWriter(store::HashChainLog& log, AuditWriterOptions options)
     : log_(log),
-      max_batch_(max_batch < 1 ? 1 : max_batch),
-      batch_wait_(batch_wait.count() < 0 ? std::chrono::microseconds(0) : batch_wait),
+      max_batch_(options.max_batch < 1 ? 1 : options.max_batch),
+      batch_wait_(NonNegative(options.batch_wait)),
+      wait_spin_(NonNegative(options.wait_spin)),
       thread_([this] { Run(); }) {}
 
 AuditWriter::Intent& AuditWriter::Intent::operator=(Intent&& o) noexcept {
@@ -37,12 +57,14 @@ void AuditWriter::Intent::Drop() {
     std::lock_guard<std::mutex> lock(w->mu_);
     --w->announced_;
   }
+  w->working_.fetch_sub(1, std::memory_order_relaxed);
   w->work_cv_.notify_one();  // a writer waiting for this record need not wait any longer
 }
 
 AuditWriter::Intent AuditWriter::Announce() {
   std::lock_guard<std::mutex> lock(mu_);
   ++announced_;
+  working_.fetch_add(1, std::memory_order_relaxed);
   return Intent(this);
 }
 
@@ -76,12 +98,19 @@ Result<AuditWriter::Ticket> AuditWriter::Enqueue(Result<store::CanonicalRecord> 
     std::lock_guard<std::mutex> lock(mu_);
     // The intent stops counting in the same step as its record is queued (or refused), so a
     // waiting writer wakes once and finds the record.
-    if (intent != nullptr && intent->writer_ == this) {
+    const bool had_intent = intent != nullptr && intent->writer_ == this;
+    if (had_intent) {
       intent->writer_ = nullptr;
       --announced_;
     }
     stopped = stop_;
-    if (ticket && !stopped) pending_.push_back(ticket);
+    if (ticket && !stopped) {
+      // The request goes on working (its JWE) until it waits for this ticket.
+      if (had_intent) ticket->working = &working_;
+      pending_.push_back(ticket);
+    } else if (had_intent) {
+      working_.fetch_sub(1, std::memory_order_relaxed);
+    }
   }
   work_cv_.notify_one();
   if (!record.ok()) return record.status();
@@ -91,9 +120,46 @@ Result<AuditWriter::Ticket> AuditWriter::Enqueue(Result<store::CanonicalRecord> 
 
 Result<store::ChainEntry> AuditWriter::Wait(const Ticket& ticket) {
   if (!ticket) return InvalidArgumentError("audit: no ticket");
+  ticket->StopWorking();
+  const bool ready = ticket->published.load(std::memory_order_acquire);
+  const bool polled = !ready && PollUntilDone(*ticket);
   std::unique_lock<std::mutex> lock(mu_);
+  if (ready) {
+    ++stats_.waits_ready;
+  } else if (polled) {
+    ++stats_.waits_polled;
+  } else if (!ticket->done) {
+    ++stats_.waits_slept;  // counted before sleeping, so a test can tell that this caller sleeps
+  } else {
+    ++stats_.waits_ready;  // committed between the last poll and the lock
+  }
   done_cv_.wait(lock, [&] { return ticket->done; });
   return std::move(ticket->result);
+}
+
+bool AuditWriter::PollUntilDone(const Slot& slot) {
+  if (wait_spin_.count() == 0) return false;
+  const int cpus = AllowedCpus();
+  if (cpus < 2) return false;  // the writer could not run while this thread polls
+  const auto deadline = std::chrono::steady_clock::now() + wait_spin_;
+  const int polling = polling_.fetch_add(1, std::memory_order_relaxed) + 1;
+  bool done = false;
+  if (polling + working_.load(std::memory_order_relaxed) <= cpus) {
+    for (;;) {
+      if (slot.published.load(std::memory_order_acquire)) {
+        done = true;
+        break;
+      }
+      // Stop as soon as requests with work would need this CPU, or the budget is spent.
+      if (polling_.load(std::memory_order_relaxed) + working_.load(std::memory_order_relaxed) > cpus ||
+          std::chrono::steady_clock::now() >= deadline) {
+        break;
+      }
+      ::sched_yield();  // the writer, when it wakes on this CPU, goes first
+    }
+  }
+  polling_.fetch_sub(1, std::memory_order_relaxed);
+  return done;
 }
 
 Result<store::ChainEntry> AuditWriter::Append(std::string_view record_json) {
@@ -151,6 +217,7 @@ void AuditWriter::WriteBatch(std::deque<Ticket>& batch) {
       Slot& s = *batch[i];
       s.result = written.ok() ? Result<store::ChainEntry>(std::move((*written)[i])) : Result<store::ChainEntry>(written.status());
       s.done = true;
+      s.published.store(true, std::memory_order_release);
     }
   }
   done_cv_.notify_all();
@@ -168,7 +235,10 @@ size_t AuditWriter::in_flight() const {
 
 AuditWriterStats AuditWriter::stats() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return stats_;
+  AuditWriterStats s = stats_;
+  s.polling_now = polling_.load(std::memory_order_relaxed);
+  s.working_now = working_.load(std::memory_order_relaxed);
+  return s;
 }
 
 }  // namespace vhsm::provisioning

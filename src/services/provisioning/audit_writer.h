@@ -19,8 +19,16 @@
 // flight share one fsync instead of the second waiting for a whole commit behind the first. The
 // first caller loses nothing as long as batch_wait is shorter than the work it does between
 // Submit() and Wait() (a release encrypts its JWE: about 150 µs on the project's 2-core VMs).
+//
+// Waiting without a wake-up: a caller whose record is still being committed polls for the
+// outcome (yielding the CPU each round) for up to wait_spin before it sleeps, but only while the
+// polling callers and the requests still working (announced, or submitted and not yet waiting)
+// together need no more CPUs than the process may use: spinning never takes a CPU from a
+// request with work to do. The commit's fsync leaves the CPUs idle, and waking a sleeping thread
+// on a halted vCPU costs tens of microseconds per release on these VMs (docs/PERFORMANCE.md).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -39,6 +47,12 @@
 
 namespace vhsm::provisioning {
 
+struct AuditWriterOptions {
+  size_t max_batch = 256;                     // records per transaction at most (0 counts as 1)
+  std::chrono::microseconds batch_wait{100};  // hold a commit this long for announced records
+  std::chrono::microseconds wait_spin{1000};  // Wait() polls this long before sleeping; 0: never
+};
+
 struct AuditWriterStats {
   int64_t records = 0;    // records committed
   int64_t batches = 0;    // transactions committed
@@ -46,12 +60,19 @@ struct AuditWriterStats {
   int64_t failed_batches = 0;
   int64_t commit_ns = 0;  // wall time spent in AppendBatch (write + commit), all batches
   int64_t batch_waits = 0;  // commits that first waited for announced records
+  // Wait() calls: outcome already there, found while polling, or slept for (the wake-up the
+  // polling saves).
+  int64_t waits_ready = 0;
+  int64_t waits_polled = 0;
+  int64_t waits_slept = 0;
+  int polling_now = 0;  // callers polling at the moment of the snapshot
+  int working_now = 0;  // requests with work left at that moment (see AuditWriter::working_)
 };
 
 class AuditWriter {
  public:
   struct Slot;
-  // A submitted record; Wait() on it once.
+  // A submitted record; Wait() on it once. The writer must outlive its tickets and intents.
   using Ticket = std::shared_ptr<Slot>;
 
   // A record to come: counts until it is handed to Submit() or destroyed (a request that ends
@@ -72,11 +93,11 @@ class AuditWriter {
     AuditWriter* writer_ = nullptr;
   };
 
-  static constexpr std::chrono::microseconds kDefaultBatchWait{100};
-  static constexpr size_t kDefaultMaxBatch = 256;
+  static constexpr std::chrono::microseconds kDefaultBatchWait = AuditWriterOptions{}.batch_wait;
+  static constexpr std::chrono::microseconds kDefaultWaitSpin = AuditWriterOptions{}.wait_spin;
+  static constexpr size_t kDefaultMaxBatch = AuditWriterOptions{}.max_batch;
 
-  explicit AuditWriter(store::HashChainLog& log, size_t max_batch = kDefaultMaxBatch,
-                       std::chrono::microseconds batch_wait = kDefaultBatchWait);
+  explicit AuditWriter(store::HashChainLog& log, AuditWriterOptions options = {});
   ~AuditWriter();
   AuditWriter(const AuditWriter&) = delete;
   AuditWriter& operator=(const AuditWriter&) = delete;
@@ -91,7 +112,7 @@ class AuditWriter {
   // Says that a record will be submitted soon; see the header comment.
   Intent Announce();
   // Blocks until the transaction holding the ticket's record committed; the stored entry, or the
-  // commit's error.
+  // commit's error. Polls first while that leaves CPUs for other requests (header comment).
   Result<store::ChainEntry> Wait(const Ticket& ticket);
   // Submit() and Wait().
   Result<store::ChainEntry> Append(std::string_view record_json);
@@ -109,6 +130,8 @@ class AuditWriter {
   void Run();  // the writer thread
   // Commits `batch` (without mu_ held) and publishes the outcome.
   void WriteBatch(std::deque<Ticket>& batch);
+  // Polls for `slot`'s outcome within the rule of the header comment; true when it is there.
+  bool PollUntilDone(const Slot& slot);
 
   store::HashChainLog& log_;
   const size_t max_batch_;
@@ -117,7 +140,12 @@ class AuditWriter {
   std::condition_variable done_cv_;  // callers wait here for their record's outcome
   std::deque<Ticket> pending_;       // guarded by mu_
   const std::chrono::microseconds batch_wait_;
+  const std::chrono::microseconds wait_spin_;
   size_t announced_ = 0;             // guarded by mu_: live Intents
+  // Requests with work left: live Intents, and submitted records whose caller has not reached
+  // Wait() yet (a release making its JWE). Read without mu_ by polling callers.
+  std::atomic<int> working_{0};
+  std::atomic<int> polling_{0};      // callers polling in Wait()
   size_t in_batch_ = 0;              // guarded by mu_: records of the transaction in progress
   bool stop_ = false;                // guarded by mu_
   AuditWriterStats stats_;           // guarded by mu_

@@ -52,7 +52,8 @@ Result<ProvisiondConfig> ParseProvisiondConfig(std::string_view text) {
   static constexpr std::string_view kKeys[] = {"listen", "tls_cert", "tls_key", "dev", "store", "jwks",
                                                "jwks_ca_file", "issuer", "kek", "admin_key",
                                                "max_resource_bytes", "clock_skew_seconds",
-                                               "jwks_min_refresh_ms", "token_cache_entries"};
+                                               "jwks_min_refresh_ms", "token_cache_entries",
+                                               "audit_batch_wait_us", "audit_wait_spin_us"};
   for (const auto& [key, value] : t) {
     bool known = false;
     for (std::string_view k : kKeys) known = known || key.str() == k;
@@ -77,6 +78,8 @@ Result<ProvisiondConfig> ParseProvisiondConfig(std::string_view text) {
   VHSM_RETURN_IF_ERROR(Int(t, "clock_skew_seconds", c.clock_skew_seconds, 0, 600));
   VHSM_RETURN_IF_ERROR(Int(t, "jwks_min_refresh_ms", c.jwks_min_refresh_ms, 0, 3600 * 1000));
   VHSM_RETURN_IF_ERROR(Int(t, "token_cache_entries", c.token_cache_entries, 0, 100000));
+  VHSM_RETURN_IF_ERROR(Int(t, "audit_batch_wait_us", c.audit_batch_wait_us, 0, 100000));
+  VHSM_RETURN_IF_ERROR(Int(t, "audit_wait_spin_us", c.audit_wait_spin_us, 0, 100000));
   return c;
 }
 

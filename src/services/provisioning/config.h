@@ -8,6 +8,9 @@
 //   issuer = "vhsm-attestd"   kek = "/etc/vhsm/kek"   admin_key = "admin.pub.pem"
 //   max_resource_bytes = 262144   clock_skew_seconds = 60   jwks_min_refresh_ms = 1000
 //   token_cache_entries = 1024   (verified tokens remembered until they expire; 0: verify every time)
+//   audit_batch_wait_us = 100   (hold an audit commit this long for releases in progress; 0: never)
+//   audit_wait_spin_us = 1000   (a release polls this long for its audit commit while CPUs are
+//                                free, then sleeps; 0: always sleeps)
 #pragma once
 
 #include <cstdint>
@@ -32,6 +35,8 @@ struct ProvisiondConfig {
   int64_t clock_skew_seconds = 60;
   int64_t jwks_min_refresh_ms = 1000;
   int64_t token_cache_entries = 1024;
+  int64_t audit_batch_wait_us = 100;
+  int64_t audit_wait_spin_us = 1000;
 };
 
 // kInvalidArgument naming the key (or toml++'s line/column for malformed TOML).

@@ -50,6 +50,9 @@ struct ServiceOptions {
   // How long the audit writer holds a commit for records of requests already in progress (see
   // AuditWriter); 0 commits at once.
   std::chrono::microseconds audit_batch_wait = AuditWriter::kDefaultBatchWait;
+  // How long a release polls for its audit commit before it sleeps, while that leaves CPUs for
+  // other requests (see AuditWriter); 0 always sleeps.
+  std::chrono::microseconds audit_wait_spin = AuditWriter::kDefaultWaitSpin;
 };
 
 class ProvisioningService {
@@ -71,7 +74,9 @@ class ProvisioningService {
         clock_(clock),
         store_(store),
         verifier_(verifier),
-        audit_writer_(std::make_unique<AuditWriter>(store.audit(), AuditWriter::kDefaultMaxBatch, options_.audit_batch_wait)) {}
+        audit_writer_(std::make_unique<AuditWriter>(
+            store.audit(), AuditWriterOptions{AuditWriter::kDefaultMaxBatch, options_.audit_batch_wait,
+                                              options_.audit_wait_spin})) {}
 
   Result<http::Response> Release(const http::Request& req);
   Result<http::Response> PutResource(const http::Request& req);

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <optional>
 #include <set>
 #include <sys/wait.h>
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "base/bytes.h"
+#include "base/cpu.h"
 #include "base/file.h"
 #include "provisiond_fixture.h"
 #include "services/provisioning/audit_verify.h"
@@ -158,7 +160,7 @@ TEST(AuditWriterTest, AnnouncedRecordsShareTheCommitAndDroppedIntentsDoNotDelayI
   FixedClock clock(kNow);
   ASSERT_OK_AND_ASSIGN(store::HashChainLog log, store::HashChainLog::Open(*db, "prov_audit", clock));
   // A batch_wait far above anything the test waits for: only the intents end the waits.
-  AuditWriter writer(log, 256, std::chrono::seconds(30));
+  AuditWriter writer(log, AuditWriterOptions{256, std::chrono::seconds(30), AuditWriter::kDefaultWaitSpin});
 
   AuditWriter::Intent second = writer.Announce();
   ASSERT_OK_AND_ASSIGN(AuditWriter::Ticket t1, writer.Submit(Record(0, 0)));
@@ -197,6 +199,90 @@ TEST(AuditWriterTest, AnnouncedRecordsShareTheCommitAndDroppedIntentsDoNotDelayI
   EXPECT_EQ(writer.stats().records, 5);
   ASSERT_OK_AND_ASSIGN(store::ChainVerification v, log.Verify());
   EXPECT_TRUE(v.intact()) << v.problem;
+}
+
+// Wait() polls for a commit in progress instead of sleeping, but only while the pollers and the
+// requests still working (announced, or submitted and not yet waiting) fit the process's CPUs.
+TEST(AuditWriterTest, WaitPollsOnlyWhileCpusAreLeftForRequestsWithWork) {
+  const int cpus = AllowedCpus();
+  if (cpus < 2) GTEST_SKIP() << "this process may use one CPU only: Wait() never polls";
+  testdata::TempDir dir;
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<store::Database> db, store::Open("sqlite:" + dir.Join("a.db")));
+  FixedClock clock(kNow);
+  ASSERT_OK_AND_ASSIGN(store::HashChainLog log, store::HashChainLog::Open(*db, "prov_audit", clock));
+  // Long batch wait and polling budget: only the intents decide when a commit happens.
+  AuditWriter writer(log, AuditWriterOptions{256, std::chrono::seconds(30), std::chrono::seconds(30)});
+  auto eventually = [&](const std::function<bool(const AuditWriterStats&)>& pred) {
+    for (int i = 0; i < 2000; ++i) {
+      if (pred(writer.stats())) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return pred(writer.stats());
+  };
+
+  // One request waits while one other still works: two CPUs are enough, so it polls. The commit
+  // it polls for is held until the other request ends without a record.
+  {
+    AuditWriter::Intent mine = writer.Announce();
+    std::optional<AuditWriter::Intent> other(writer.Announce());
+    ASSERT_OK_AND_ASSIGN(AuditWriter::Ticket t, writer.Submit(Record(1, 0), mine));
+    EXPECT_EQ(writer.stats().working_now, 2);
+    Result<store::ChainEntry> e = InternalError("not waited");
+    std::thread waiter([&] { e = writer.Wait(t); });
+    EXPECT_TRUE(eventually([](const AuditWriterStats& s) { return s.polling_now == 1; }));
+    other.reset();
+    waiter.join();
+    ASSERT_OK(e.status());
+    const AuditWriterStats st = writer.stats();
+    EXPECT_EQ(st.waits_polled, 1);
+    EXPECT_EQ(st.waits_slept, 0);
+    EXPECT_EQ(st.working_now, 0);
+    EXPECT_EQ(st.polling_now, 0);
+  }
+  // As many requests with work as CPUs: polling would take a CPU from one of them, so it sleeps.
+  {
+    AuditWriter::Intent mine = writer.Announce();
+    std::vector<AuditWriter::Intent> others;
+    for (int i = 0; i < cpus; ++i) others.push_back(writer.Announce());
+    ASSERT_OK_AND_ASSIGN(AuditWriter::Ticket t, writer.Submit(Record(2, 0), mine));
+    Result<store::ChainEntry> e = InternalError("not waited");
+    std::thread waiter([&] { e = writer.Wait(t); });
+    EXPECT_TRUE(eventually([](const AuditWriterStats& s) { return s.waits_slept == 1; }));
+    others.clear();
+    waiter.join();
+    ASSERT_OK(e.status());
+    EXPECT_EQ(writer.stats().waits_polled, 1);
+  }
+  // A ticket dropped without Wait() stops counting once the writer is done with it.
+  {
+    AuditWriter::Intent mine = writer.Announce();
+    ASSERT_OK_AND_ASSIGN(AuditWriter::Ticket t, writer.Submit(Record(3, 0), mine));
+    EXPECT_EQ(writer.stats().working_now, 1);
+  }
+  EXPECT_TRUE(eventually([](const AuditWriterStats& s) { return s.records == 3 && s.working_now == 0; }));
+  ASSERT_OK_AND_ASSIGN(store::ChainVerification v, log.Verify());
+  EXPECT_TRUE(v.intact()) << v.problem;
+  EXPECT_EQ(v.entries, 3);
+}
+
+TEST(AuditWriterTest, NoPollingWithAZeroBudget) {
+  testdata::TempDir dir;
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<store::Database> db, store::Open("sqlite:" + dir.Join("a.db")));
+  FixedClock clock(kNow);
+  ASSERT_OK_AND_ASSIGN(store::HashChainLog log, store::HashChainLog::Open(*db, "prov_audit", clock));
+  AuditWriter writer(log, AuditWriterOptions{256, std::chrono::seconds(30), std::chrono::microseconds(0)});
+  AuditWriter::Intent mine = writer.Announce();
+  std::optional<AuditWriter::Intent> other(writer.Announce());
+  ASSERT_OK_AND_ASSIGN(AuditWriter::Ticket t, writer.Submit(Record(1, 0), mine));
+  Result<store::ChainEntry> e = InternalError("not waited");
+  std::thread waiter([&] { e = writer.Wait(t); });
+  for (int i = 0; i < 2000 && writer.stats().waits_slept == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  other.reset();
+  waiter.join();
+  ASSERT_OK(e.status());
+  const AuditWriterStats st = writer.stats();
+  EXPECT_EQ(st.waits_slept, 1);
+  EXPECT_EQ(st.waits_polled, 0);
 }
 
 TEST(AuditWriterTest, RejectsRecordsThatAreNotJsonObjects) {
