@@ -201,24 +201,48 @@ TEST(AuditWriterTest, AnnouncedRecordsShareTheCommitAndDroppedIntentsDoNotDelayI
   EXPECT_TRUE(v.intact()) << v.problem;
 }
 
+// A SQLite audit log in a temporary directory, for the polling tests below.
+class AuditWaitTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_OK_AND_ASSIGN(db_, store::Open("sqlite:" + dir_.Join("a.db")));
+    ASSERT_OK_AND_ASSIGN(store::HashChainLog log, store::HashChainLog::Open(*db_, "prov_audit", clock_));
+    log_.emplace(std::move(log));
+  }
+  // Long batch wait: only the intents decide when a commit happens.
+  AuditWriter MakeWriter(std::chrono::microseconds wait_spin) {
+    return AuditWriter(*log_, AuditWriterOptions{256, std::chrono::seconds(30), wait_spin});
+  }
+  // Polls the writer's stats for up to 10 s.
+  static bool Eventually(const AuditWriter& w, const std::function<bool(const AuditWriterStats&)>& pred) {
+    for (int i = 0; i < 2000 && !pred(w.stats()); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    return pred(w.stats());
+  }
+  // Waits for `t` on another thread; `release()` lets its commit happen once `ready` holds.
+  static Status WaitElsewhere(AuditWriter& w, const AuditWriter::Ticket& t,
+                              const std::function<bool(const AuditWriterStats&)>& ready,
+                              const std::function<void()>& release) {
+    Result<store::ChainEntry> e = InternalError("not waited");
+    std::thread waiter([&] { e = w.Wait(t); });
+    const bool seen = Eventually(w, ready);
+    release();
+    waiter.join();
+    if (!seen) return DeadlineExceededError("the waiter never reached the expected state");
+    return e.status();
+  }
+
+  testdata::TempDir dir_;
+  FixedClock clock_{kNow};
+  std::unique_ptr<store::Database> db_;
+  std::optional<store::HashChainLog> log_;
+};
+
 // Wait() polls for a commit in progress instead of sleeping, but only while the pollers and the
 // requests still working (announced, or submitted and not yet waiting) fit the process's CPUs.
-TEST(AuditWriterTest, WaitPollsOnlyWhileCpusAreLeftForRequestsWithWork) {
+TEST_F(AuditWaitTest, PollsOnlyWhileCpusAreLeftForRequestsWithWork) {
   const int cpus = AllowedCpus();
   if (cpus < 2) GTEST_SKIP() << "this process may use one CPU only: Wait() never polls";
-  testdata::TempDir dir;
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<store::Database> db, store::Open("sqlite:" + dir.Join("a.db")));
-  FixedClock clock(kNow);
-  ASSERT_OK_AND_ASSIGN(store::HashChainLog log, store::HashChainLog::Open(*db, "prov_audit", clock));
-  // Long batch wait and polling budget: only the intents decide when a commit happens.
-  AuditWriter writer(log, AuditWriterOptions{256, std::chrono::seconds(30), std::chrono::seconds(30)});
-  auto eventually = [&](const std::function<bool(const AuditWriterStats&)>& pred) {
-    for (int i = 0; i < 2000; ++i) {
-      if (pred(writer.stats())) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    return pred(writer.stats());
-  };
+  AuditWriter writer = MakeWriter(std::chrono::seconds(30));
 
   // One request waits while one other still works: two CPUs are enough, so it polls. The commit
   // it polls for is held until the other request ends without a record.
@@ -227,12 +251,8 @@ TEST(AuditWriterTest, WaitPollsOnlyWhileCpusAreLeftForRequestsWithWork) {
     std::optional<AuditWriter::Intent> other(writer.Announce());
     ASSERT_OK_AND_ASSIGN(AuditWriter::Ticket t, writer.Submit(Record(1, 0), mine));
     EXPECT_EQ(writer.stats().working_now, 2);
-    Result<store::ChainEntry> e = InternalError("not waited");
-    std::thread waiter([&] { e = writer.Wait(t); });
-    EXPECT_TRUE(eventually([](const AuditWriterStats& s) { return s.polling_now == 1; }));
-    other.reset();
-    waiter.join();
-    ASSERT_OK(e.status());
+    ASSERT_OK(WaitElsewhere(writer, t, [](const AuditWriterStats& s) { return s.polling_now == 1; },
+                            [&] { other.reset(); }));
     const AuditWriterStats st = writer.stats();
     EXPECT_EQ(st.waits_polled, 1);
     EXPECT_EQ(st.waits_slept, 0);
@@ -245,12 +265,8 @@ TEST(AuditWriterTest, WaitPollsOnlyWhileCpusAreLeftForRequestsWithWork) {
     std::vector<AuditWriter::Intent> others;
     for (int i = 0; i < cpus; ++i) others.push_back(writer.Announce());
     ASSERT_OK_AND_ASSIGN(AuditWriter::Ticket t, writer.Submit(Record(2, 0), mine));
-    Result<store::ChainEntry> e = InternalError("not waited");
-    std::thread waiter([&] { e = writer.Wait(t); });
-    EXPECT_TRUE(eventually([](const AuditWriterStats& s) { return s.waits_slept == 1; }));
-    others.clear();
-    waiter.join();
-    ASSERT_OK(e.status());
+    ASSERT_OK(WaitElsewhere(writer, t, [](const AuditWriterStats& s) { return s.waits_slept == 1; },
+                            [&] { others.clear(); }));
     EXPECT_EQ(writer.stats().waits_polled, 1);
   }
   // A ticket dropped without Wait() stops counting once the writer is done with it.
@@ -259,30 +275,20 @@ TEST(AuditWriterTest, WaitPollsOnlyWhileCpusAreLeftForRequestsWithWork) {
     ASSERT_OK_AND_ASSIGN(AuditWriter::Ticket t, writer.Submit(Record(3, 0), mine));
     EXPECT_EQ(writer.stats().working_now, 1);
   }
-  EXPECT_TRUE(eventually([](const AuditWriterStats& s) { return s.records == 3 && s.working_now == 0; }));
-  ASSERT_OK_AND_ASSIGN(store::ChainVerification v, log.Verify());
+  EXPECT_TRUE(Eventually(writer, [](const AuditWriterStats& s) { return s.records == 3 && s.working_now == 0; }));
+  ASSERT_OK_AND_ASSIGN(store::ChainVerification v, log_->Verify());
   EXPECT_TRUE(v.intact()) << v.problem;
   EXPECT_EQ(v.entries, 3);
 }
 
-TEST(AuditWriterTest, NoPollingWithAZeroBudget) {
-  testdata::TempDir dir;
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<store::Database> db, store::Open("sqlite:" + dir.Join("a.db")));
-  FixedClock clock(kNow);
-  ASSERT_OK_AND_ASSIGN(store::HashChainLog log, store::HashChainLog::Open(*db, "prov_audit", clock));
-  AuditWriter writer(log, AuditWriterOptions{256, std::chrono::seconds(30), std::chrono::microseconds(0)});
+TEST_F(AuditWaitTest, NoPollingWithAZeroBudget) {
+  AuditWriter writer = MakeWriter(std::chrono::microseconds(0));
   AuditWriter::Intent mine = writer.Announce();
   std::optional<AuditWriter::Intent> other(writer.Announce());
   ASSERT_OK_AND_ASSIGN(AuditWriter::Ticket t, writer.Submit(Record(1, 0), mine));
-  Result<store::ChainEntry> e = InternalError("not waited");
-  std::thread waiter([&] { e = writer.Wait(t); });
-  for (int i = 0; i < 2000 && writer.stats().waits_slept == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  other.reset();
-  waiter.join();
-  ASSERT_OK(e.status());
-  const AuditWriterStats st = writer.stats();
-  EXPECT_EQ(st.waits_slept, 1);
-  EXPECT_EQ(st.waits_polled, 0);
+  ASSERT_OK(WaitElsewhere(writer, t, [](const AuditWriterStats& s) { return s.waits_slept == 1; },
+                          [&] { other.reset(); }));
+  EXPECT_EQ(writer.stats().waits_polled, 0);
 }
 
 TEST(AuditWriterTest, RejectsRecordsThatAreNotJsonObjects) {
