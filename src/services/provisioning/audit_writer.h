@@ -12,13 +12,14 @@
 // reported committed only after COMMIT returned. Thread-safe; borrows the log, which must outlive
 // the writer; the destructor commits what is still queued, then stops the thread.
 //
-// Batching across requests in progress (PostgreSQL's commit_delay/commit_siblings idea, without
-// making any caller wait longer): a request Announce()s at its start that a record will follow.
-// When the writer holds records while announced ones are still to come, it waits up to
-// batch_wait for them (or until none is announced any more) before it commits, so two releases in
-// flight share one fsync instead of the second waiting for a whole commit behind the first. The
-// first caller loses nothing as long as batch_wait is shorter than the work it does between
-// Submit() and Wait() (a release encrypts its JWE: about 150 µs on the project's 2-core VMs).
+// Batching across requests in progress (PostgreSQL's commit_delay/commit_siblings idea): a
+// request Announce()s at its start that a record will follow. When the writer holds records while
+// announced ones are still to come, it waits up to batch_wait for them (or until none is announced
+// any more) before it commits, so two releases in flight share one fsync instead of the second
+// waiting for a whole commit behind the first. The first caller's commit starts up to batch_wait
+// later; it spends that time on its own work between Submit() and Wait() (a release encrypts its
+// JWE), but where the commit outlasts that work (SQLite FULL) it can answer up to batch_wait later
+// (docs/provisioning-service.md, "Audit").
 //
 // Waiting without a wake-up: a caller whose record is still being committed polls for the
 // outcome (yielding the CPU each round) for up to wait_spin before it sleeps, but only while the
