@@ -32,10 +32,8 @@ inline constexpr unsigned kDefaultSpinUs = 50;
 // halted vCPU. Measured at 1 thread: RSA-2048 sign 934 -> 1,091/s (raw OpenSSL 1,136/s).
 inline constexpr unsigned kDefaultClientSpinUs = 2000;
 bool SpinUntilReadable(int fd, unsigned spin_us);
-// CPUs this process may run on (base/cpu.h).
-using ::vhsm::AllowedCpus;
 // False when this process may run on one CPU only: the peer then cannot run while we poll, so
-// every spin budget is treated as 0.
+// every spin budget is treated as 0 (AllowedCpus: base/cpu.h).
 inline bool SpinningHelps() { return AllowedCpus() > 1; }
 
 // Buffered frame reader for one connection: one recv() usually brings a whole small frame

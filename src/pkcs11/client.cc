@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "base/cpu.h"
 #include "ipc/codec.h"
 #include "ipc/transport.h"
 
@@ -40,7 +41,7 @@ Result<Bytes> Client::RoundTrip(Conn& c, ipc::Opcode op, ByteSpan payload) {
     // but with 2 threads polling that long beside 2 busy vhsmd workers HMAC fell from 228k to
     // 143k ops/s. So the long budget applies only while a CPU is left for the daemon.
     const int calls = in_flight_.fetch_add(1, std::memory_order_relaxed) + 1;
-    const unsigned spin = 2 * calls <= ipc::AllowedCpus() ? options_.spin_us : std::min(options_.spin_us, ipc::kDefaultSpinUs);
+    const unsigned spin = 2 * calls <= AllowedCpus() ? options_.spin_us : std::min(options_.spin_us, ipc::kDefaultSpinUs);
     Status sent = c.shm->Send(c.fd, op, id, payload);
     Result<ipc::Frame> got = sent.ok() ? c.shm->Receive(c.reader, spin) : Result<ipc::Frame>(sent);
     in_flight_.fetch_sub(1, std::memory_order_relaxed);

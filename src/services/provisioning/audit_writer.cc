@@ -121,17 +121,14 @@ Result<AuditWriter::Ticket> AuditWriter::Enqueue(Result<store::CanonicalRecord> 
 Result<store::ChainEntry> AuditWriter::Wait(const Ticket& ticket) {
   if (!ticket) return InvalidArgumentError("audit: no ticket");
   ticket->StopWorking();
-  const bool ready = ticket->published.load(std::memory_order_acquire);
-  const bool polled = !ready && PollUntilDone(*ticket);
+  const bool polled = !ticket->published.load(std::memory_order_acquire) && PollUntilDone(*ticket);
   std::unique_lock<std::mutex> lock(mu_);
-  if (ready) {
-    ++stats_.waits_ready;
-  } else if (polled) {
+  if (polled) {
     ++stats_.waits_polled;
-  } else if (!ticket->done) {
-    ++stats_.waits_slept;  // counted before sleeping, so a test can tell that this caller sleeps
+  } else if (ticket->done) {
+    ++stats_.waits_ready;  // committed before Wait(), or between the last poll and the lock
   } else {
-    ++stats_.waits_ready;  // committed between the last poll and the lock
+    ++stats_.waits_slept;  // counted before sleeping, so a test can tell that this caller sleeps
   }
   done_cv_.wait(lock, [&] { return ticket->done; });
   return std::move(ticket->result);
@@ -142,21 +139,20 @@ bool AuditWriter::PollUntilDone(const Slot& slot) {
   const int cpus = AllowedCpus();
   if (cpus < 2) return false;  // the writer could not run while this thread polls
   const auto deadline = std::chrono::steady_clock::now() + wait_spin_;
-  const int polling = polling_.fetch_add(1, std::memory_order_relaxed) + 1;
+  polling_.fetch_add(1, std::memory_order_relaxed);
   bool done = false;
-  if (polling + working_.load(std::memory_order_relaxed) <= cpus) {
-    for (;;) {
-      if (slot.published.load(std::memory_order_acquire)) {
-        done = true;
-        break;
-      }
-      // Stop as soon as requests with work would need this CPU, or the budget is spent.
-      if (polling_.load(std::memory_order_relaxed) + working_.load(std::memory_order_relaxed) > cpus ||
-          std::chrono::steady_clock::now() >= deadline) {
-        break;
-      }
-      ::sched_yield();  // the writer, when it wakes on this CPU, goes first
+  for (;;) {
+    if (slot.published.load(std::memory_order_acquire)) {
+      done = true;
+      break;
     }
+    // Stop (or do not start) as soon as requests with work would need this CPU, or the budget is
+    // spent.
+    if (polling_.load(std::memory_order_relaxed) + working_.load(std::memory_order_relaxed) > cpus ||
+        std::chrono::steady_clock::now() >= deadline) {
+      break;
+    }
+    ::sched_yield();  // the writer, when it wakes on this CPU, goes first
   }
   polling_.fetch_sub(1, std::memory_order_relaxed);
   return done;
